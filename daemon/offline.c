@@ -1,0 +1,2 @@
+/* placeholder: being written */
+typedef int mt_offline_placeholder;

@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * Rotating pcap segments (DESIGN §5).
+ *
+ * A struct mt_segmenter owns the output directory: the open segment (a
+ * hidden ".NAME.part"), rotation, sealing (flush, fsync, rename, fsync the
+ * directory), retention, background gzip and on-seal hooks, and, at
+ * creation, recovery of leftover ".part" files.  It is driven by one thread
+ * (the control thread; in offline mode the only thread) through
+ * mt_segmenter_tick() with the current time: wall clock when live, packet
+ * time when reading a capture.
+ *
+ * Each worker has a struct mt_writer: a private buffer of whole pcap
+ * records.  A full buffer goes out with one pwrite() at an offset reserved
+ * with an atomic add, so workers share a segment without locks.  A writer
+ * holds a reference on the segment it writes to; on rotation the segmenter
+ * publishes a new segment, the writer flushes its buffer into the old one at
+ * its next append or mt_writer_sync() and moves on, and the old segment is
+ * sealed at a later tick once no writer holds it.
+ *
+ * Final names: PREFIX-YYYYmmddTHHMMSSZ-SEQ.pcap (UTC time of the first
+ * packet, never earlier than the previous segment's; SEQ 6 digits, carried
+ * on from the highest in the directory), ".pcap.gz" once compressed.
+ */
+#ifndef MT_SEGMENT_H
+#define MT_SEGMENT_H
+
+#include <limits.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "mirror-target/log.h"
+
+#define MT_PREFIX_MAX 64
+#define MT_HOOK_MAX 1024
+
+struct mt_segment_config {
+	char dir[PATH_MAX];
+	char prefix[MT_PREFIX_MAX]; /* default "mirror" */
+	uint32_t snaplen;	    /* bytes kept per packet */
+	bool nanosecond;	    /* pcap timestamp resolution */
+	uint64_t rotate_bytes;	    /* 0 = no size rotation */
+	uint32_t rotate_interval;   /* seconds, wall-clock aligned; 0 = off */
+	uint32_t rotate_idle;	    /* seconds without packets; 0 = off */
+	uint32_t keep_segments;	    /* 0 = unlimited */
+	uint64_t keep_bytes;	    /* 0 = unlimited */
+	uint64_t min_free_bytes;    /* free-space floor on the filesystem */
+	bool stop_when_full;	    /* drop and count instead of deleting */
+	bool compress;		    /* gzip sealed segments in background */
+	int compress_level;	    /* 1..9 */
+	char hook[MT_HOOK_MAX];	    /* run as: /bin/sh -c HOOK hook PATH */
+	unsigned hook_parallel;	    /* at most this many hooks at once */
+	unsigned hook_queue;	    /* sealed segments waiting for a hook */
+	unsigned hook_timeout;	    /* seconds before a hook is killed; 0 = no */
+};
+
+/* Fills in every default (dir "/var/lib/mirror-target/segments"). */
+void mt_segment_config_default(struct mt_segment_config *cfg);
+
+struct mt_segmenter_stats {
+	uint64_t segments_opened;
+	uint64_t segments_sealed;
+	uint64_t segments_recovered;   /* .part files sealed at start */
+	uint64_t segments_compressed;
+	uint64_t segments_deleted;     /* by retention */
+	uint64_t compress_failures;
+	uint64_t hooks_run;
+	uint64_t hook_failures;	       /* non-zero exit, signal, timeout */
+	uint64_t hooks_skipped;	       /* queue full */
+	uint64_t write_errors;	       /* pwrite/fsync/rename failures */
+	uint64_t bytes_on_disk;	       /* sealed segments we manage */
+	uint64_t sealed_on_disk;       /* how many */
+	bool stopped;		       /* writing stopped (full, stop mode) */
+};
+
+struct mt_writer_stats {
+	uint64_t records;
+	uint64_t bytes; /* written to segments, headers included */
+	uint64_t dropped_stopped;   /* no segment to write to (stop mode) */
+	uint64_t dropped_disk_full; /* ENOSPC / EDQUOT */
+	uint64_t dropped_io_error;  /* any other write failure */
+	uint64_t flushes;
+};
+
+struct mt_segmenter;
+struct mt_writer;
+
+/*
+ * Creates the directory if needed, recovers leftover .part files, applies
+ * retention.  No segment file is created before the first packet.
+ */
+struct mt_segmenter *mt_segmenter__create(const struct mt_segment_config *cfg,
+					  struct mt_err *err);
+/*
+ * Seals the open segment (hook run), waits for compression and hooks to
+ * finish (bounded by hook_timeout), frees everything.  Every writer must
+ * have been destroyed first.
+ */
+void mt_segmenter__destroy(struct mt_segmenter *sg);
+
+/*
+ * Rotation by size, interval and idleness, sealing of segments no writer
+ * holds any more, retention.  now_ns is UTC ns (packet time offline).
+ * Returns 0 or -errno of the first failure (also counted and logged).
+ */
+int mt_segmenter_tick(struct mt_segmenter *sg, uint64_t now_ns);
+/* Seals the open segment at the next tick (mirrorctl rotate). */
+void mt_segmenter_request_rotate(struct mt_segmenter *sg);
+/* Applies reloadable settings (rotation, retention, hook, compress). */
+int mt_segmenter_reconfigure(struct mt_segmenter *sg,
+			     const struct mt_segment_config *cfg,
+			     struct mt_err *err);
+void mt_segmenter_stats(struct mt_segmenter *sg,
+			struct mt_segmenter_stats *out);
+/* Waits until background gzip and hooks are idle (tests, offline end). */
+void mt_segmenter_drain(struct mt_segmenter *sg);
+
+struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize);
+/* Flushes, releases its segment, frees. */
+void mt_writer__destroy(struct mt_writer *w);
+
+/*
+ * Appends one record; copies min(caplen, snaplen) bytes.  Never blocks on
+ * a lock; at most one pwrite when the buffer fills.  Returns 0, or -ENOSPC /
+ * -EIO / -ESHUTDOWN (stopped) when the packet was dropped (and counted).
+ */
+int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, const void *data,
+		     uint32_t caplen, uint32_t orig_len);
+/* Writes out what is buffered.  Returns 0 or -errno. */
+int mt_writer_flush(struct mt_writer *w);
+/* Follows a rotation now (flushing into the old segment) if one happened. */
+void mt_writer_sync(struct mt_writer *w);
+/* Worker-owned counters; read them from the control thread (relaxed). */
+const struct mt_writer_stats *mt_writer_stats(const struct mt_writer *w);
+
+#endif /* MT_SEGMENT_H */

@@ -1,0 +1,2 @@
+/* shared test fixtures: being written */
+typedef int mt_fixtures_placeholder;
