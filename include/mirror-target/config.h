@@ -84,5 +84,8 @@ void mt_config_dump(const struct mt_config *cfg, FILE *out);
 int mt_parse_size(const char *s, uint64_t *out);
 /* Parses "30", "30s", "5m", "1h", "1d" into seconds. */
 int mt_parse_duration(const char *s, uint32_t *out);
+/* The forms the parsers read back: "1M", "4095", "1h", "90s". */
+void mt_format_size(uint64_t v, char *buf, size_t size);
+void mt_format_duration(uint64_t v, char *buf, size_t size);
 
 #endif /* MT_CONFIG_H */

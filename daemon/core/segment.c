@@ -1,0 +1,1000 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The segmenter: owner of the output directory (DESIGN §5).
+ *
+ * Life of a segment: the control thread creates a hidden
+ * ".PREFIX-open-N.pcap.part" with its pcap header (preallocated to the
+ * rotation size, so a worker's pwrite does not meet ENOSPC half way through
+ * a segment) and publishes it before any packet needs it, so workers never
+ * open files.  Rotation (size, wall-clock-aligned interval, idleness, an
+ * explicit request) publishes a fresh one and moves the old one to the
+ * retiring list; once no writer holds it (refs == 0) it is cut to its real
+ * size, fsynced, renamed to PREFIX-YYYYmmddTHHMMSSZ-SEQ.pcap and the
+ * directory fsynced.  Empty segments are never sealed, only removed.
+ * Sealed segments go to the background (gzip, hook); retention then looks
+ * at the directory.  Every decision uses the now_ns the caller passes in:
+ * wall clock live, packet time offline.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "segment_internal.h"
+
+int (*mt_segment_fstatvfs)(int fd, struct statvfs *st) = fstatvfs;
+
+void mt_segment_config_default(struct mt_segment_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	snprintf(cfg->dir, sizeof(cfg->dir), "/var/lib/mirror-target/segments");
+	snprintf(cfg->prefix, sizeof(cfg->prefix), "mirror");
+	cfg->snaplen = 65535;
+	cfg->nanosecond = true;
+	cfg->rotate_bytes = 256ull << 20;
+	cfg->rotate_interval = 300;
+	cfg->rotate_idle = 60;
+	cfg->keep_segments = 0;
+	cfg->keep_bytes = 0;
+	cfg->min_free_bytes = 1ull << 30;
+	cfg->stop_when_full = false;
+	cfg->compress = false;
+	cfg->compress_level = 6;
+	cfg->hook[0] = '\0';
+	cfg->hook_parallel = 2;
+	cfg->hook_queue = 64;
+	cfg->hook_timeout = 300;
+}
+
+/* ------------------------------------------------------------------ names */
+
+static bool all_digits(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
+bool mt_segment_parse_name(const char *prefix, const char *name, uint64_t *seq,
+			   uint64_t *time_s, bool *gz)
+{
+	size_t plen = strlen(prefix), ndig;
+	const char *p = name, *t;
+	struct tm tm = { 0 };
+	time_t when;
+
+	if (strncmp(p, prefix, plen) || p[plen] != '-')
+		return false;
+	t = p + plen + 1;
+	/* YYYYmmddTHHMMSSZ- */
+	if (!all_digits(t, 8) || t[8] != 'T' || !all_digits(t + 9, 6) ||
+	    t[15] != 'Z' || t[16] != '-')
+		return false;
+	p = t + 17;
+	ndig = strspn(p, "0123456789");
+	if (ndig < 6 || ndig > 19)
+		return false;
+	if (!strcmp(p + ndig, ".pcap")) {
+		if (gz)
+			*gz = false;
+	} else if (!strcmp(p + ndig, ".pcap.gz")) {
+		if (gz)
+			*gz = true;
+	} else {
+		return false;
+	}
+	if (seq)
+		*seq = strtoull(p, NULL, 10);
+	if (time_s) {
+		if (sscanf(t, "%4d%2d%2dT%2d%2d%2dZ", &tm.tm_year, &tm.tm_mon,
+			   &tm.tm_mday, &tm.tm_hour, &tm.tm_min,
+			   &tm.tm_sec) != 6)
+			return false;
+		tm.tm_year -= 1900;
+		tm.tm_mon -= 1;
+		when = timegm(&tm);
+		*time_s = when < 0 ? 0 : (uint64_t)when;
+	}
+	return true;
+}
+
+/* ".PREFIX-...pcap.part" but not ".PREFIX-...pcap.gz.part" */
+static bool is_part(const char *prefix, const char *name, bool *gz)
+{
+	size_t plen = strlen(prefix), len = strlen(name);
+
+	if (name[0] != '.' || strncmp(name + 1, prefix, plen) ||
+	    name[plen + 1] != '-')
+		return false;
+	if (len > 13 && !strcmp(name + len - 13, ".pcap.gz.part")) {
+		*gz = true;
+		return true;
+	}
+	if (len > 10 && !strcmp(name + len - 10, ".pcap.part")) {
+		*gz = false;
+		return true;
+	}
+	return false;
+}
+
+/* Sealed names sort chronologically: time never goes back, SEQ grows. */
+static void final_name(struct mt_segmenter *sg, uint64_t first_ts_ns, char *out,
+		       size_t size)
+{
+	uint64_t t = first_ts_ns / MT_NSEC_PER_SEC;
+	time_t tt;
+	struct tm tm;
+	char stamp[32];
+
+	if (t < sg->name_time)
+		t = sg->name_time;
+	sg->name_time = t;
+	tt = (time_t)t;
+	gmtime_r(&tt, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	snprintf(out, size, "%s-%s-%06" PRIu64 ".pcap", sg->cfg.prefix, stamp,
+		 ++sg->seq);
+}
+
+/* -------------------------------------------------------------- segments */
+
+static int free_bytes(struct mt_segmenter *sg, uint64_t *out)
+{
+	struct statvfs st;
+
+	if (mt_segment_fstatvfs(sg->dirfd, &st) < 0)
+		return -errno;
+	*out = (uint64_t)st.f_bavail * st.f_frsize;
+	return 0;
+}
+
+static uint64_t prealloc_len(const struct mt_segment_config *cfg)
+{
+	/* Writers overshoot rotate_bytes until the next tick notices. */
+	return cfg->rotate_bytes ? cfg->rotate_bytes + cfg->rotate_bytes / 8 :
+				   0;
+}
+
+static void segment_free(struct mt_segment *seg)
+{
+	if (seg->fd >= 0)
+		close(seg->fd);
+	free(seg);
+}
+
+static struct mt_segment *segment_alloc(void)
+{
+	struct mt_segment *seg = aligned_alloc(64, sizeof(*seg));
+
+	if (!seg)
+		return NULL;
+	memset(seg, 0, sizeof(*seg));
+	seg->fd = -1;
+	seg->first_ts = UINT64_MAX;
+	seg->fail_off = MT_NO_FAILURE;
+	return seg;
+}
+
+static int segment_open(struct mt_segmenter *sg, struct mt_segment **out)
+{
+	uint8_t hdr[MT_PCAP_HDR_LEN];
+	struct mt_segment *seg;
+	uint64_t len;
+	int err;
+
+	seg = segment_alloc();
+	if (!seg)
+		return -ENOMEM;
+	do {
+		snprintf(seg->part, sizeof(seg->part),
+			 ".%s-open-%06" PRIu64 ".pcap.part", sg->cfg.prefix,
+			 ++sg->part_serial);
+		seg->fd = openat(sg->dirfd, seg->part,
+				 O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+	} while (seg->fd < 0 && errno == EEXIST);
+	if (seg->fd < 0) {
+		err = -errno;
+		goto out_free;
+	}
+	len = prealloc_len(&sg->cfg);
+	if (len && !fallocate(seg->fd, 0, 0, (off_t)len))
+		seg->prealloc = len;
+	/* else: filesystem without fallocate, or nearly full; write anyway */
+
+	mt_pcap_file_header(hdr, sg->snaplen, sg->nanosecond);
+	if (pwrite(seg->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		err = errno ? -errno : -EIO;
+		goto out_unlink;
+	}
+	seg->size = MT_PCAP_HDR_LEN;
+	sg->st.segments_opened++;
+	*out = seg;
+	return 0;
+
+out_unlink:
+	unlinkat(sg->dirfd, seg->part, 0);
+out_free:
+	segment_free(seg);
+	return err;
+}
+
+static void publish(struct mt_segmenter *sg, struct mt_segment *seg,
+		    int noseg_err)
+{
+	if (!seg)
+		__atomic_store_n(&sg->noseg_err, noseg_err, __ATOMIC_RELAXED);
+	__atomic_store_n(&sg->cur, seg, __ATOMIC_SEQ_CST);
+	__atomic_fetch_add(&sg->gen, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Publishes next (or nothing, with the reason writers report) and queues
+ * the current segment for sealing once its writers let go.
+ */
+static void retire_current(struct mt_segmenter *sg, struct mt_segment *next,
+			   int noseg_err)
+{
+	struct mt_segment *old = sg->cur;
+
+	publish(sg, next, noseg_err);
+	if (!old)
+		return;
+	old->next = NULL;
+	*sg->retiring_tail = old;
+	sg->retiring_tail = &old->next;
+}
+
+static void log_write_error(struct mt_segmenter *sg, const char *what,
+			    const char *name, int err)
+{
+	__atomic_fetch_add(&sg->write_errors, 1, __ATOMIC_RELAXED);
+	mt_log(MT_LOG_ERROR, "segment %s/%s: %s failed: %s", sg->cfg.dir, name,
+	       what, strerror(-err));
+}
+
+/*
+ * Cuts the file to whole records, fsyncs, renames to its final name and
+ * fsyncs the directory.  On a failed flush the file ends at the lowest
+ * failed offset (see struct mt_segment); records that other writers put
+ * after it are lost with it and reported here.
+ */
+static int segment_seal(struct mt_segmenter *sg, struct mt_segment *seg)
+{
+	uint64_t end = __atomic_load_n(&seg->size, __ATOMIC_SEQ_CST);
+	uint64_t fail = __atomic_load_n(&seg->fail_off, __ATOMIC_SEQ_CST);
+	uint64_t packets = seg->packets, first = seg->first_ts;
+	char name[MT_SEG_NAME_MAX];
+	struct mt_pcap_scan scan;
+	int err = 0;
+
+	if (fail < end) {
+		end = fail;
+		if (ftruncate(seg->fd, (off_t)end) < 0)
+			log_write_error(sg, "truncate", seg->part, -errno);
+		if (!mt_pcap_scan_fd(seg->fd, &scan)) {
+			if (packets > scan.records)
+				mt_log(MT_LOG_ERROR,
+				       "segment %s/%s: a write at offset %" PRIu64
+				       " failed (%s); %" PRIu64
+				       " records written after it are lost",
+				       sg->cfg.dir, seg->part, fail,
+				       strerror(seg->fail_err),
+				       packets - scan.records);
+			packets = scan.records;
+			first = scan.first_ts_ns;
+			end = scan.valid_end;
+		}
+	}
+	if (end <= MT_PCAP_HDR_LEN || !packets) {
+		unlinkat(sg->dirfd, seg->part, 0);
+		goto out;
+	}
+	if (ftruncate(seg->fd, (off_t)end) < 0) {
+		err = -errno;
+		log_write_error(sg, "truncate", seg->part, err);
+	}
+	if (fsync(seg->fd) < 0) {
+		err = -errno;
+		log_write_error(sg, "fsync", seg->part, err);
+	}
+	final_name(sg, first, name, sizeof(name));
+	if (renameat(sg->dirfd, seg->part, sg->dirfd, name) < 0) {
+		err = -errno;
+		log_write_error(sg, "rename to its final name", seg->part, err);
+		/* The .part stays; the next start recovers it. */
+		goto out;
+	}
+	if (fsync(sg->dirfd) < 0) {
+		err = -errno;
+		log_write_error(sg, "fsync of the directory", name, err);
+	}
+	sg->st.segments_sealed++;
+	sg->rescan = true;
+	mt_log(MT_LOG_DEBUG,
+	       "sealed %s/%s: %" PRIu64 " records, %" PRIu64 " bytes",
+	       sg->cfg.dir, name, packets, end);
+	mt_segbg_submit(sg->bg, name);
+out:
+	segment_free(seg);
+	return err;
+}
+
+/* Seals retiring segments in order, as long as no writer holds the head. */
+static int seal_ready(struct mt_segmenter *sg, bool force)
+{
+	struct mt_segment *seg;
+	int err, ret = 0;
+
+	while ((seg = sg->retiring)) {
+		if (!force && __atomic_load_n(&seg->refs, __ATOMIC_SEQ_CST))
+			break;
+		sg->retiring = seg->next;
+		if (!sg->retiring)
+			sg->retiring_tail = &sg->retiring;
+		err = segment_seal(sg, seg);
+		if (err && !ret)
+			ret = err;
+	}
+	return ret;
+}
+
+/* -------------------------------------------------------------- retention */
+
+struct dir_entry {
+	char name[MT_SEG_NAME_MAX];
+	char gzname[MT_SEG_NAME_MAX + 8]; /* second copy while compressing */
+	uint64_t size;
+};
+
+static int entry_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct dir_entry *)a)->name,
+		      ((const struct dir_entry *)b)->name);
+}
+
+/*
+ * Our sealed segments in dir, oldest first.  NAME.pcap and NAME.pcap.gz
+ * (both exist for a moment while compressing) are one segment.
+ */
+static int scan_sealed(struct mt_segmenter *sg, struct dir_entry **out,
+		       size_t *n)
+{
+	struct dir_entry *v = NULL, *tmp;
+	size_t cnt = 0, cap = 0, i, j, len;
+	struct dirent *de;
+	struct stat st;
+	DIR *d;
+	int fd;
+	bool gz;
+
+	fd = openat(sg->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		if (strlen(de->d_name) >= MT_SEG_NAME_MAX ||
+		    !mt_segment_parse_name(sg->cfg.prefix, de->d_name, NULL,
+					   NULL, &gz))
+			continue;
+		if (fstatat(sg->dirfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) <
+			    0 ||
+		    !S_ISREG(st.st_mode))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			tmp = realloc(v, cap * sizeof(*v));
+			if (!tmp) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = tmp;
+		}
+		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", de->d_name);
+		v[cnt].gzname[0] = '\0';
+		v[cnt].size = (uint64_t)st.st_blocks * 512;
+		if ((uint64_t)st.st_size > v[cnt].size)
+			v[cnt].size = (uint64_t)st.st_size;
+		cnt++;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), entry_cmp);
+	/* "X.pcap" sorts right before "X.pcap.gz": merge them. */
+	for (i = 0, j = 0; i < cnt; i++) {
+		len = strlen(v[i].name);
+		if (j &&
+		    !strncmp(v[j - 1].name, v[i].name, strlen(v[j - 1].name)) &&
+		    len == strlen(v[j - 1].name) + 3) {
+			snprintf(v[j - 1].gzname, sizeof(v[j - 1].gzname), "%s",
+				 v[i].name);
+			v[j - 1].size += v[i].size;
+			continue;
+		}
+		v[j++] = v[i];
+	}
+	*out = v;
+	*n = j;
+	return 0;
+}
+
+static bool over_limits(const struct mt_segment_config *cfg, uint64_t count,
+			uint64_t bytes, bool have_free, uint64_t avail)
+{
+	return (cfg->keep_segments && count > cfg->keep_segments) ||
+	       (cfg->keep_bytes && bytes > cfg->keep_bytes) ||
+	       (have_free && avail < cfg->min_free_bytes);
+}
+
+static int delete_oldest(struct mt_segmenter *sg, struct dir_entry *v, size_t n,
+			 uint64_t cur_size, bool have_free, uint64_t *avail)
+{
+	uint64_t count = n, bytes = cur_size;
+	bool busy = false;
+	size_t i;
+	int err = 0;
+
+	for (i = 0; i < n; i++)
+		bytes += v[i].size;
+	for (i = 0;
+	     i < n && over_limits(&sg->cfg, count, bytes, have_free, *avail);
+	     i++) {
+		/*
+		 * Not while gzip or a hook works on it (e.g. an upload);
+		 * look again at the next tick.
+		 */
+		if (mt_segbg_busy(sg->bg, v[i].name)) {
+			busy = true;
+			continue;
+		}
+		if (unlinkat(sg->dirfd, v[i].name, 0) < 0 && errno != ENOENT) {
+			err = -errno;
+			log_write_error(sg, "delete (retention)", v[i].name,
+					err);
+			continue;
+		}
+		if (v[i].gzname[0])
+			unlinkat(sg->dirfd, v[i].gzname, 0);
+		mt_log(MT_LOG_INFO, "retention: deleted %s/%s", sg->cfg.dir,
+		       v[i].name);
+		sg->st.segments_deleted++;
+		count--;
+		bytes -= v[i].size;
+		v[i].size = 0;
+		v[i].name[0] = '\0';
+		if (have_free)
+			free_bytes(sg, avail);
+	}
+	if (busy && over_limits(&sg->cfg, count, bytes, have_free, *avail)) {
+		sg->rescan = true;
+	} else if (over_limits(&sg->cfg, count, bytes, have_free, *avail) &&
+		   !sg->floor_warned) {
+		sg->floor_warned = true;
+		mt_log(MT_LOG_WARN,
+		       "retention: %s still over its limits (%" PRIu64
+		       " segments, %" PRIu64 " bytes, %" PRIu64
+		       " bytes free) with nothing left to delete; check keep_segments/keep_bytes/min_free_bytes and what else fills the disk",
+		       sg->cfg.dir, count, bytes, *avail);
+	} else if (!over_limits(&sg->cfg, count, bytes, have_free, *avail)) {
+		sg->floor_warned = false;
+	}
+	return err;
+}
+
+static void stop_writing(struct mt_segmenter *sg, const char *why)
+{
+	sg->stopped = true;
+	mt_log(MT_LOG_WARN,
+	       "segments in %s: %s; stop_when_full is on, so packets are dropped until space is freed",
+	       sg->cfg.dir, why);
+	retire_current(sg, NULL, -ESHUTDOWN);
+}
+
+/*
+ * In stop mode nothing is deleted: writing stops while the limits are
+ * reached and resumes by itself once they are not (someone removed files).
+ * Resuming needs room for a whole preallocated segment above the floor,
+ * or it would stop again at once.
+ */
+static int stop_mode(struct mt_segmenter *sg, struct dir_entry *v, size_t n,
+		     uint64_t cur_size, bool have_free, uint64_t avail)
+{
+	const struct mt_segment_config *cfg = &sg->cfg;
+	struct mt_segment *seg;
+	uint64_t bytes = cur_size;
+	size_t i;
+	int err;
+
+	for (i = 0; i < n; i++)
+		bytes += v[i].size;
+	if (!sg->stopped) {
+		if (cfg->keep_segments && n >= cfg->keep_segments)
+			stop_writing(sg, "keep_segments reached");
+		else if (cfg->keep_bytes && bytes >= cfg->keep_bytes)
+			stop_writing(sg, "keep_bytes reached");
+		else if (have_free && avail < cfg->min_free_bytes)
+			stop_writing(sg, "free space below min_free_bytes");
+		return 0;
+	}
+	if ((cfg->keep_segments && n >= cfg->keep_segments) ||
+	    (cfg->keep_bytes && bytes >= cfg->keep_bytes) ||
+	    (have_free && avail < cfg->min_free_bytes + prealloc_len(cfg)))
+		return 0;
+	err = segment_open(sg, &seg);
+	if (err)
+		return err;
+	sg->stopped = false;
+	mt_log(MT_LOG_INFO, "segments in %s: space available again, writing",
+	       cfg->dir);
+	retire_current(sg, seg, 0);
+	return 0;
+}
+
+static int retention(struct mt_segmenter *sg)
+{
+	const struct mt_segment_config *cfg = &sg->cfg;
+	struct mt_segment *cur = sg->cur;
+	uint64_t cur_size = 0, avail = 0;
+	struct dir_entry *v = NULL;
+	bool have_free = false;
+	size_t n = 0, i;
+	int err;
+
+	if (cur)
+		cur_size = __atomic_load_n(&cur->size, __ATOMIC_RELAXED);
+	if (cfg->min_free_bytes && !free_bytes(sg, &avail))
+		have_free = true;
+	if (!sg->rescan && !sg->stopped &&
+	    !(have_free && avail < cfg->min_free_bytes) &&
+	    !(cfg->keep_bytes && sg->sealed_bytes + cur_size > cfg->keep_bytes))
+		return 0;
+
+	err = scan_sealed(sg, &v, &n);
+	if (err) {
+		log_write_error(sg, "directory scan", ".", err);
+		return err;
+	}
+	sg->rescan = false;
+	if (cfg->stop_when_full)
+		err = stop_mode(sg, v, n, cur_size, have_free, avail);
+	else
+		err = delete_oldest(sg, v, n, cur_size, have_free, &avail);
+
+	sg->sealed_bytes = 0;
+	sg->sealed_count = 0;
+	for (i = 0; i < n; i++) {
+		if (!v[i].name[0])
+			continue;
+		sg->sealed_bytes += v[i].size;
+		sg->sealed_count++;
+	}
+	free(v);
+	return err;
+}
+
+/* ---------------------------------------------------------------- recovery */
+
+struct part_file {
+	char name[MT_SEG_NAME_MAX];
+	int fd;
+	struct mt_pcap_scan scan;
+};
+
+static int part_cmp(const void *a, const void *b)
+{
+	const struct part_file *x = a, *y = b;
+
+	if (x->scan.first_ts_ns != y->scan.first_ts_ns)
+		return x->scan.first_ts_ns < y->scan.first_ts_ns ? -1 : 1;
+	return strcmp(x->name, y->name);
+}
+
+/*
+ * Leftovers of a crash: a ".part" is cut back to its last whole record and
+ * sealed (or removed if it holds none); a ".gz.part" is removed and its raw
+ * segment, still there, compressed again.  Final names are not touched,
+ * only read for the highest SEQ and time to carry on from.
+ */
+static int recover(struct mt_segmenter *sg)
+{
+	struct part_file *parts = NULL, *tmp;
+	size_t nparts = 0, cap = 0, i, len;
+	char raw[MT_SEG_NAME_MAX];
+	struct mt_segment *seg;
+	struct dirent *de;
+	uint64_t seq, t;
+	DIR *d;
+	int fd, err = 0;
+	bool gz;
+
+	fd = openat(sg->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return -errno;
+	}
+	while ((de = readdir(d))) {
+		len = strlen(de->d_name);
+		if (len >= MT_SEG_NAME_MAX)
+			continue;
+		if (mt_segment_parse_name(sg->cfg.prefix, de->d_name, &seq, &t,
+					  NULL)) {
+			if (seq > sg->seq)
+				sg->seq = seq;
+			if (t > sg->name_time)
+				sg->name_time = t;
+			continue;
+		}
+		if (!is_part(sg->cfg.prefix, de->d_name, &gz))
+			continue;
+		if (gz) {
+			unlinkat(sg->dirfd, de->d_name, 0);
+			snprintf(raw, sizeof(raw), "%.*s", (int)(len - 9),
+				 de->d_name + 1);
+			mt_log(MT_LOG_INFO,
+			       "recovery: removed unfinished %s/%s",
+			       sg->cfg.dir, de->d_name);
+			if (!faccessat(sg->dirfd, raw, F_OK, 0))
+				mt_segbg_submit_compress(sg->bg, raw);
+			continue;
+		}
+		if (nparts == cap) {
+			cap = cap ? cap * 2 : 8;
+			tmp = realloc(parts, cap * sizeof(*parts));
+			if (!tmp) {
+				err = -ENOMEM;
+				break;
+			}
+			parts = tmp;
+		}
+		snprintf(parts[nparts].name, sizeof(parts[nparts].name), "%s",
+			 de->d_name);
+		nparts++;
+	}
+	closedir(d);
+
+	for (i = 0; i < nparts; i++) {
+		parts[i].fd =
+			openat(sg->dirfd, parts[i].name, O_RDWR | O_CLOEXEC);
+		memset(&parts[i].scan, 0, sizeof(parts[i].scan));
+		if (parts[i].fd < 0)
+			continue;
+		if (mt_pcap_scan_fd(parts[i].fd, &parts[i].scan)) {
+			/* Too short for a header: nothing was ever in it. */
+			struct stat st;
+
+			if (!fstat(parts[i].fd, &st) &&
+			    st.st_size < MT_PCAP_HDR_LEN) {
+				parts[i].scan.valid_end = 0;
+				continue;
+			}
+			mt_log(MT_LOG_WARN,
+			       "recovery: %s/%s is not a pcap file of ours; left alone",
+			       sg->cfg.dir, parts[i].name);
+			close(parts[i].fd);
+			parts[i].fd = -1;
+		}
+	}
+	if (nparts)
+		qsort(parts, nparts, sizeof(*parts), part_cmp);
+
+	for (i = 0; i < nparts; i++) {
+		if (parts[i].fd < 0)
+			continue;
+		seg = segment_alloc();
+		if (!seg) {
+			close(parts[i].fd);
+			err = -ENOMEM;
+			continue;
+		}
+		seg->fd = parts[i].fd;
+		snprintf(seg->part, sizeof(seg->part), "%s", parts[i].name);
+		seg->size = parts[i].scan.valid_end;
+		seg->packets = parts[i].scan.records;
+		seg->first_ts = parts[i].scan.first_ts_ns;
+		seg->last_ts = parts[i].scan.last_ts_ns;
+		if (seg->packets) {
+			mt_log(MT_LOG_INFO,
+			       "recovery: sealing %s/%s with %" PRIu64
+			       " whole records",
+			       sg->cfg.dir, parts[i].name, seg->packets);
+			sg->st.segments_recovered++;
+		}
+		segment_seal(sg, seg);
+	}
+	free(parts);
+	return err;
+}
+
+/* ---------------------------------------------------------------- control */
+
+/* Now or never: what makes the open segment due for sealing. */
+static bool rotation_due(struct mt_segmenter *sg, struct mt_segment *cur,
+			 uint64_t now_ns)
+{
+	const struct mt_segment_config *cfg = &sg->cfg;
+	bool requested =
+		__atomic_exchange_n(&sg->rotate_req, 0, __ATOMIC_RELAXED);
+	uint64_t size = __atomic_load_n(&cur->size, __ATOMIC_RELAXED);
+	uint64_t first = __atomic_load_n(&cur->first_ts, __ATOMIC_RELAXED);
+	uint64_t last = __atomic_load_n(&cur->last_ts, __ATOMIC_RELAXED);
+	uint64_t ival;
+
+	if (size <= MT_PCAP_HDR_LEN)
+		return false; /* nothing in it: nothing to seal */
+	if (requested)
+		return true;
+	if (__atomic_load_n(&cur->fail_off, __ATOMIC_RELAXED) != MT_NO_FAILURE)
+		return true;
+	if (cfg->rotate_bytes && size >= cfg->rotate_bytes)
+		return true;
+	/* Like dumpcap: windows start on multiples of the interval. */
+	if (cfg->rotate_interval && first != UINT64_MAX) {
+		ival = (uint64_t)cfg->rotate_interval * MT_NSEC_PER_SEC;
+		if (now_ns >= (first / ival + 1) * ival)
+			return true;
+	}
+	if (cfg->rotate_idle && last &&
+	    now_ns >= last + (uint64_t)cfg->rotate_idle * MT_NSEC_PER_SEC)
+		return true;
+	return false;
+}
+
+int mt_segmenter_tick(struct mt_segmenter *sg, uint64_t now_ns)
+{
+	struct mt_segment *cur, *next;
+	uint64_t changes;
+	int err, ret = 0;
+
+	pthread_mutex_lock(&sg->lock);
+	changes = mt_segbg_changes(sg->bg);
+	if (changes != sg->bg_changes) {
+		sg->bg_changes = changes;
+		sg->rescan = true;
+	}
+	cur = sg->cur;
+	if (cur && rotation_due(sg, cur, now_ns)) {
+		err = segment_open(sg, &next);
+		if (err) {
+			log_write_error(sg, "creating the next segment in", ".",
+					err);
+			ret = err;
+			next = NULL;
+		}
+		retire_current(sg, next,
+			       err == -ENOSPC || err == -EDQUOT ? -ENOSPC :
+								  -EIO);
+	}
+	err = seal_ready(sg, false);
+	if (err && !ret)
+		ret = err;
+	err = retention(sg);
+	if (err && !ret)
+		ret = err;
+	err = seal_ready(sg, false);
+	if (err && !ret)
+		ret = err;
+	if (!sg->cur && !sg->stopped) {
+		/* A create failed earlier (disk full, EIO): try again. */
+		err = segment_open(sg, &next);
+		if (!err)
+			retire_current(sg, next, 0);
+		else if (!ret)
+			ret = err;
+	}
+	pthread_mutex_unlock(&sg->lock);
+	return ret;
+}
+
+void mt_segmenter_request_rotate(struct mt_segmenter *sg)
+{
+	__atomic_store_n(&sg->rotate_req, 1, __ATOMIC_RELAXED);
+}
+
+static int check_fixed(const struct mt_segment_config *cfg, struct mt_err *err)
+{
+	if (!cfg->prefix[0] || strchr(cfg->prefix, '/'))
+		return mt_err_set(
+			err,
+			"segment prefix \"%s\" must be a non-empty file name without '/'",
+			cfg->prefix);
+	if (!cfg->snaplen || cfg->snaplen > MT_SNAPLEN_MAX)
+		return mt_err_set(err, "snaplen %u is out of range (use 1..%u)",
+				  cfg->snaplen, MT_SNAPLEN_MAX);
+	if (cfg->compress_level < 1 || cfg->compress_level > 9)
+		return mt_err_set(
+			err, "compress_level %d is out of range (use 1..9)",
+			cfg->compress_level);
+	return 0;
+}
+
+int mt_segmenter_reconfigure(struct mt_segmenter *sg,
+			     const struct mt_segment_config *cfg,
+			     struct mt_err *err)
+{
+	int ret = check_fixed(cfg, err);
+
+	if (ret)
+		return ret;
+	if (strcmp(cfg->dir, sg->cfg.dir) ||
+	    strcmp(cfg->prefix, sg->cfg.prefix) ||
+	    cfg->snaplen != sg->cfg.snaplen ||
+	    cfg->nanosecond != sg->cfg.nanosecond)
+		return mt_err_set(
+			err,
+			"segment dir, prefix, snaplen and timestamp precision cannot change on reload (restart mirror-target to apply them)");
+	pthread_mutex_lock(&sg->lock);
+	sg->cfg = *cfg;
+	sg->rescan = true;
+	mt_segbg_reconfigure(sg->bg, cfg);
+	pthread_mutex_unlock(&sg->lock);
+	return 0;
+}
+
+void mt_segmenter_stats(struct mt_segmenter *sg, struct mt_segmenter_stats *out)
+{
+	struct mt_segbg_stats b;
+
+	mt_segbg_stats(sg->bg, &b);
+	pthread_mutex_lock(&sg->lock);
+	*out = sg->st;
+	out->bytes_on_disk = sg->sealed_bytes;
+	out->sealed_on_disk = sg->sealed_count;
+	out->stopped = sg->stopped;
+	pthread_mutex_unlock(&sg->lock);
+	out->write_errors =
+		__atomic_load_n(&sg->write_errors, __ATOMIC_RELAXED);
+	out->segments_compressed = b.compressed;
+	out->compress_failures = b.compress_failures;
+	out->hooks_run = b.hooks_run;
+	out->hook_failures = b.hook_failures;
+	out->hooks_skipped = b.hooks_skipped;
+}
+
+void mt_segmenter_drain(struct mt_segmenter *sg)
+{
+	mt_segbg_drain(sg->bg);
+}
+
+static int mkdir_p(const char *dir)
+{
+	char path[PATH_MAX];
+	char *p;
+
+	snprintf(path, sizeof(path), "%s", dir);
+	for (p = path + 1; *p; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*p = '/';
+	}
+	if (mkdir(path, 0755) < 0 && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+struct mt_segmenter *mt_segmenter__create(const struct mt_segment_config *cfg,
+					  struct mt_err *err)
+{
+	struct mt_segmenter *sg;
+	struct mt_segment *seg;
+	int ret;
+
+	ret = check_fixed(cfg, err);
+	if (ret)
+		goto out;
+	sg = aligned_alloc(64, sizeof(*sg));
+	if (!sg) {
+		ret = -ENOMEM;
+		mt_err_set(err, "out of memory");
+		goto out;
+	}
+	memset(sg, 0, sizeof(*sg));
+	pthread_mutex_init(&sg->lock, NULL);
+	sg->cfg = *cfg;
+	sg->snaplen = cfg->snaplen;
+	sg->nanosecond = cfg->nanosecond;
+	sg->retiring_tail = &sg->retiring;
+	sg->noseg_err = -ESHUTDOWN;
+	sg->gen = 1;
+
+	ret = mkdir_p(cfg->dir);
+	if (ret) {
+		mt_err_set(
+			err,
+			"segment directory %s cannot be created: %s (check [output] dir and its parent's permissions)",
+			cfg->dir, strerror(-ret));
+		goto out_free;
+	}
+	sg->dirfd = open(cfg->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sg->dirfd < 0) {
+		ret = -errno;
+		mt_err_set(err, "segment directory %s: %s", cfg->dir,
+			   strerror(-ret));
+		goto out_free;
+	}
+	/* Two daemons on one directory would seal each other's files. */
+	if (flock(sg->dirfd, LOCK_EX | LOCK_NB) < 0) {
+		ret = -errno;
+		mt_err_set(
+			err,
+			"segment directory %s is in use by another mirror-target (give each instance its own [output] dir)",
+			cfg->dir);
+		goto out_close;
+	}
+	sg->bg = mt_segbg__create(cfg->dir, sg->dirfd, cfg);
+	if (!sg->bg) {
+		ret = -errno;
+		mt_err_set(err,
+			   "cannot start the segment background threads: %s",
+			   strerror(-ret));
+		goto out_close;
+	}
+	ret = recover(sg);
+	if (ret) {
+		mt_err_set(err, "recovery in segment directory %s failed: %s",
+			   cfg->dir, strerror(-ret));
+		goto out_bg;
+	}
+	sg->rescan = true;
+	retention(sg);
+	if (!sg->stopped) {
+		ret = segment_open(sg, &seg);
+		if (ret) {
+			mt_err_set(
+				err,
+				"cannot create a segment file in %s: %s (check free space and permissions of [output] dir)",
+				cfg->dir, strerror(-ret));
+			goto out_bg;
+		}
+		publish(sg, seg, 0);
+	}
+	return sg;
+
+out_bg:
+	mt_segbg__destroy(sg->bg, cfg->hook_timeout);
+out_close:
+	close(sg->dirfd);
+out_free:
+	pthread_mutex_destroy(&sg->lock);
+	free(sg);
+out:
+	errno = -ret;
+	return NULL;
+}
+
+void mt_segmenter__destroy(struct mt_segmenter *sg)
+{
+	if (!sg)
+		return;
+	pthread_mutex_lock(&sg->lock);
+	if (sg->writers)
+		mt_log(MT_LOG_ERROR,
+		       "segmenter destroyed with %u writers still alive (bug)",
+		       sg->writers);
+	retire_current(sg, NULL, -ESHUTDOWN);
+	seal_ready(sg, true);
+	pthread_mutex_unlock(&sg->lock);
+	mt_segbg__destroy(sg->bg, sg->cfg.hook_timeout);
+	close(sg->dirfd);
+	pthread_mutex_destroy(&sg->lock);
+	free(sg);
+}

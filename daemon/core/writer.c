@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Per-worker pcap writer: the packet path of the segment store.
+ *
+ * An append is a record header plus a memcpy into a private buffer.  A full
+ * buffer is written with one pwrite() at an offset reserved by an atomic
+ * add on the segment's size, so any number of workers share a segment
+ * without a lock and each flush lands as whole records.  The only shared
+ * read per append is the segmenter's generation counter (relaxed); when it
+ * moves, the writer flushes into its old segment and takes the new one.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "segment_internal.h"
+
+#define WRITER_BUF_DEFAULT (1u << 20)
+
+struct mt_writer {
+	/* hot: touched on every append */
+	uint8_t *buf;
+	size_t len, cap;
+	uint64_t nrec; /* records in buf */
+	uint64_t min_ts, max_ts; /* of the records in buf */
+	uint64_t gen; /* sg->gen this writer follows */
+	struct mt_segment *seg; /* NULL: nothing to write to */
+	uint32_t snaplen;
+	bool nanosecond;
+	struct mt_segmenter *sg;
+
+	struct mt_writer_stats stats __attribute__((aligned(64)));
+};
+
+/* Only the owning worker writes; readers on other threads load relaxed. */
+#define WSTAT_ADD(w, f, n) \
+	__atomic_store_n(&(w)->stats.f, (w)->stats.f + (n), __ATOMIC_RELAXED)
+
+static void buf_reset(struct mt_writer *w)
+{
+	w->len = 0;
+	w->nrec = 0;
+	w->min_ts = UINT64_MAX;
+	w->max_ts = 0;
+}
+
+static void count_dropped(struct mt_writer *w, int err, uint64_t n)
+{
+	if (err == -ENOSPC || err == -EDQUOT)
+		WSTAT_ADD(w, dropped_disk_full, n);
+	else if (err == -ESHUTDOWN)
+		WSTAT_ADD(w, dropped_stopped, n);
+	else
+		WSTAT_ADD(w, dropped_io_error, n);
+}
+
+static void atomic_min(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (v < cur &&
+	       !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+static void atomic_max(uint64_t *p, uint64_t v)
+{
+	uint64_t cur = __atomic_load_n(p, __ATOMIC_RELAXED);
+
+	while (v > cur &&
+	       !__atomic_compare_exchange_n(p, &cur, v, true, __ATOMIC_RELAXED,
+					    __ATOMIC_RELAXED))
+		;
+}
+
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	ssize_t n;
+
+	while (len) {
+		n = pwrite(fd, buf, len, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		/* A short write means the next one fails with the reason. */
+		if (n == 0)
+			return -EIO;
+		buf += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/*
+ * A failed range stays reserved in the segment; recording its offset lets
+ * the seal cut the file back to whole records below it.  Once a segment
+ * has failed, later buffers are dropped instead of written past the cut
+ * (the segmenter rotates it at its next tick).
+ */
+int mt_writer_flush(struct mt_writer *w)
+{
+	struct mt_segment *seg = w->seg;
+	uint64_t off;
+	int err;
+
+	if (!w->len)
+		return 0;
+	if (__atomic_load_n(&seg->fail_off, __ATOMIC_RELAXED) !=
+	    MT_NO_FAILURE) {
+		err = -__atomic_load_n(&seg->fail_err, __ATOMIC_RELAXED);
+		goto out_drop;
+	}
+	off = __atomic_fetch_add(&seg->size, w->len, __ATOMIC_RELAXED);
+	err = pwrite_all(seg->fd, w->buf, w->len, off);
+	if (err) {
+		__atomic_store_n(&seg->fail_err, -err, __ATOMIC_RELAXED);
+		atomic_min(&seg->fail_off, off);
+		__atomic_fetch_add(&w->sg->write_errors, 1, __ATOMIC_RELAXED);
+		goto out_drop;
+	}
+	__atomic_fetch_add(&seg->packets, w->nrec, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&seg->bytes, w->len, __ATOMIC_RELAXED);
+	atomic_min(&seg->first_ts, w->min_ts);
+	atomic_max(&seg->last_ts, w->max_ts);
+	WSTAT_ADD(w, records, w->nrec);
+	WSTAT_ADD(w, bytes, w->len);
+	WSTAT_ADD(w, flushes, 1);
+	buf_reset(w);
+	return 0;
+
+out_drop:
+	count_dropped(w, err, w->nrec);
+	buf_reset(w);
+	return err;
+}
+
+/* Leaves the old segment (after flushing into it) for the published one. */
+static void writer_follow(struct mt_writer *w)
+{
+	struct mt_segmenter *sg = w->sg;
+	struct mt_segment *s;
+
+	if (w->seg) {
+		mt_writer_flush(w);
+		/* Release: our pwrite is done before the segmenter sees 0. */
+		__atomic_fetch_sub(&w->seg->refs, 1, __ATOMIC_SEQ_CST);
+		w->seg = NULL;
+	}
+	w->gen = __atomic_load_n(&sg->gen, __ATOMIC_ACQUIRE);
+	for (;;) {
+		s = __atomic_load_n(&sg->cur, __ATOMIC_SEQ_CST);
+		if (!s)
+			break;
+		__atomic_fetch_add(&s->refs, 1, __ATOMIC_SEQ_CST);
+		if (__atomic_load_n(&sg->cur, __ATOMIC_SEQ_CST) == s)
+			break;
+		/* Retired under us: the segmenter may be sealing it. */
+		__atomic_fetch_sub(&s->refs, 1, __ATOMIC_SEQ_CST);
+	}
+	w->seg = s;
+}
+
+int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, const void *data,
+		     uint32_t caplen, uint32_t orig_len)
+{
+	uint32_t n = caplen < w->snaplen ? caplen : w->snaplen;
+	uint8_t *p;
+	int err;
+
+	if (__builtin_expect(__atomic_load_n(&w->sg->gen, __ATOMIC_RELAXED) !=
+				     w->gen,
+			     0))
+		writer_follow(w);
+	if (__builtin_expect(!w->seg, 0)) {
+		err = __atomic_load_n(&w->sg->noseg_err, __ATOMIC_RELAXED);
+		count_dropped(w, err, 1);
+		return err;
+	}
+	/* A record must say it holds at least what it carries. */
+	if (orig_len < caplen)
+		orig_len = caplen;
+	if (__builtin_expect(!orig_len, 0))
+		return -EINVAL;
+	if (__builtin_expect(w->len + MT_PCAP_REC_HDR_LEN + n > w->cap, 0))
+		mt_writer_flush(w); /* failures are counted; buffer is empty */
+
+	p = w->buf + w->len;
+	mt_pcap_rec_fill(p, ts_ns, n, orig_len, w->nanosecond);
+	memcpy(p + MT_PCAP_REC_HDR_LEN, data, n);
+	w->len += MT_PCAP_REC_HDR_LEN + n;
+	w->nrec++;
+	if (ts_ns < w->min_ts)
+		w->min_ts = ts_ns;
+	if (ts_ns > w->max_ts)
+		w->max_ts = ts_ns;
+	return 0;
+}
+
+void mt_writer_sync(struct mt_writer *w)
+{
+	if (__atomic_load_n(&w->sg->gen, __ATOMIC_ACQUIRE) != w->gen)
+		writer_follow(w);
+}
+
+const struct mt_writer_stats *mt_writer_stats(const struct mt_writer *w)
+{
+	return &w->stats;
+}
+
+struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
+{
+	struct mt_writer *w;
+	size_t min;
+
+	w = aligned_alloc(64, sizeof(*w));
+	if (!w)
+		return NULL;
+	memset(w, 0, sizeof(*w));
+	w->sg = sg;
+	w->snaplen = sg->snaplen;
+	w->nanosecond = sg->nanosecond;
+
+	/* The buffer always holds at least one record of full snaplen. */
+	min = MT_PCAP_REC_HDR_LEN + (size_t)w->snaplen;
+	if (!bufsize)
+		bufsize = WRITER_BUF_DEFAULT;
+	w->cap = bufsize < min ? min : bufsize;
+	w->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
+	if (!w->buf) {
+		free(w);
+		errno = ENOMEM;
+		return NULL;
+	}
+	buf_reset(w);
+
+	pthread_mutex_lock(&sg->lock);
+	sg->writers++;
+	pthread_mutex_unlock(&sg->lock);
+	writer_follow(w);
+	return w;
+}
+
+void mt_writer__destroy(struct mt_writer *w)
+{
+	struct mt_segmenter *sg;
+
+	if (!w)
+		return;
+	sg = w->sg;
+	if (w->seg) {
+		mt_writer_flush(w);
+		__atomic_fetch_sub(&w->seg->refs, 1, __ATOMIC_SEQ_CST);
+	}
+	pthread_mutex_lock(&sg->lock);
+	sg->writers--;
+	pthread_mutex_unlock(&sg->lock);
+	free(w->buf);
+	free(w);
+}

@@ -1,0 +1,166 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The performance numbers of the README, in one command from the repo root:
+#
+#   tests/bench/run.sh
+#
+# Builds an optimised tree (build-bench), then on one pinned core:
+#  1. bench_core: decap -> direction -> filter -> segment writer on frames
+#     held in memory, for 64/512/1500-byte frames and 0/10/1,000/10,000
+#     rules, against a bare copy+pwrite loop; the matcher alone;
+#  2. the offline mode against tcpdump on the same capture of raw VXLAN
+#     (best of 3 each; both read and write tmpfs).
+# Prints a Markdown report and writes it to tests/bench/RESULTS.md.
+#
+# Knobs (environment): MT_BENCH_CPU (default 1), MT_BENCH_FRAMES (2000000),
+# MT_BENCH_REPS (5), MT_BENCH_BUILD (build-bench), MT_BENCH_QUICK=1 (smoke).
+set -euo pipefail
+
+cd "$(dirname "$0")/../.."
+root=$PWD
+build=${MT_BENCH_BUILD:-$root/build-bench}
+cpu=${MT_BENCH_CPU:-1}
+frames=${MT_BENCH_FRAMES:-2000000}
+reps=${MT_BENCH_REPS:-5}
+results=$root/tests/bench/RESULTS.md
+seed=0x6d697272 # the seed bench_core uses for its own rule sets
+
+die() {
+	echo "run.sh: $*" >&2
+	exit 1
+}
+
+command -v tcpdump >/dev/null || die "tcpdump not found (apt-get install tcpdump)"
+[ -d /dev/shm ] || die "/dev/shm is missing: the benchmark writes to tmpfs"
+
+echo "== building $build (Release)" >&2
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release >/dev/null
+cmake --build "$build" -j"$(nproc)" --target bench_core mirror-targetd \
+	>"$build/bench-build.log" 2>&1 ||
+	{ tail -30 "$build/bench-build.log" >&2; die "build failed"; }
+bench=$build/tests/bench_core
+daemon=$build/daemon/mirror-targetd
+[ -x "$bench" ] || die "$bench was not built"
+[ -x "$daemon" ] || die "$daemon was not built"
+
+# One core, the same for every program measured.  A single-CPU machine
+# cannot spare one; then nothing is pinned.
+pin=()
+if [ "$(nproc)" -gt 1 ] && taskset -c "$cpu" true 2>/dev/null; then
+	pin=(taskset -c "$cpu")
+else
+	cpu="none"
+fi
+
+work=$(mktemp -d /dev/shm/mt-bench-run-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+
+# ---- 1. the packet path ---------------------------------------------------
+echo "== bench_core (pinned to CPU $cpu)" >&2
+core_args=(--dir "$work" --reps "$reps")
+[ "${MT_BENCH_QUICK:-0}" = 1 ] && core_args=(--dir "$work" --quick)
+"${pin[@]}" "$bench" "${core_args[@]}" >"$work/core.md"
+
+# ---- 2. offline mode against tcpdump -------------------------------------
+echo "== offline: writing $frames frames of raw VXLAN" >&2
+in=$work/in.pcap
+eval "$("$bench" --write-pcap "$in" "$frames")" # sets frames= inner_bytes=
+in_bytes=$(stat -c %s "$in")
+"$bench" --gen-rules 10 "$seed" "$work/rules-10.conf"
+
+# Runs "$@" with out/ emptied first; prints the wall time in ns.
+time_once() {
+	rm -rf "$work/out"
+	mkdir "$work/out"
+	local t0 t1
+	t0=$(date +%s%N)
+	"${pin[@]}" "$@" >/dev/null 2>"$work/last.err" ||
+		{ cat "$work/last.err" >&2; die "failed: $*"; }
+	t1=$(date +%s%N)
+	echo $((t1 - t0))
+}
+
+best_of_3() {
+	local best="" t i
+	for i in 1 2 3; do
+		t=$(time_once "$@")
+		if [ -z "$best" ] || [ "$t" -lt "$best" ]; then best=$t; fi
+	done
+	echo "$best"
+}
+
+# Every packet of the unfiltered run must be in the segments: pcap file
+# headers (24 B each) + a 16-byte record header and the inner frame each.
+check_unfiltered_output() {
+	local nfiles got want
+	nfiles=$(find "$work/out" -type f -name '*.pcap' | wc -l)
+	got=$(find "$work/out" -type f -name '*.pcap' -printf '%s\n' |
+		awk '{ s += $1 } END { print s + 0 }')
+	want=$((nfiles * 24 + frames * 16 + inner_bytes))
+	[ "$nfiles" -ge 1 ] && [ "$got" -eq "$want" ] ||
+		die "mirror-targetd wrote $got bytes in $nfiles segments," \
+			"expected $want: it lost or changed packets"
+}
+
+echo "== offline: tcpdump" >&2
+t_tcpdump=$(best_of_3 tcpdump -Z root -r "$in" -w "$work/out/tcpdump.pcap")
+echo "== offline: mirror-targetd, no filter" >&2
+t_mt0=$(best_of_3 "$daemon" --read "$in" --output-dir "$work/out" --quiet)
+check_unfiltered_output
+echo "== offline: mirror-targetd, 10 rules" >&2
+t_mt10=$(best_of_3 "$daemon" --read "$in" --output-dir "$work/out" \
+	--rules "$work/rules-10.conf" --quiet)
+
+# ---- report ---------------------------------------------------------------
+model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+[ -n "$model" ] || model=$(uname -m)
+
+awk_rate() { # ns -> "seconds Mpps MB/s"
+	awk -v ns="$1" -v n="$frames" -v b="$in_bytes" 'BEGIN {
+		s = ns / 1e9
+		printf "%.2f | %.2f | %.0f", s, n / s / 1e6, b / s / 1e6 }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", a / b }'; }
+
+r0=$(ratio "$t_tcpdump" "$t_mt0")
+r10=$(ratio "$t_tcpdump" "$t_mt10")
+offline_ok=$(awk -v r="$r10" 'BEGIN { print (r >= 1.5) ? "PASS" : "FAIL" }')
+mib=$(awk -v b="$in_bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
+
+{
+	echo "## Performance"
+	echo
+	echo "Machine: $(nproc) vCPU, $model, Linux $(uname -r);" \
+		"measured $(date -u +%Y-%m-%dT%H:%MZ), pinned to CPU $cpu," \
+		"CMAKE_BUILD_TYPE=Release, output on tmpfs (/dev/shm)."
+	echo
+	grep -v '^target|' "$work/core.md"
+	echo "### Offline mode vs tcpdump (best of 3)"
+	echo
+	echo "Input: $frames raw VXLAN frames (inner 64/512/1500 B in turn)," \
+		"$mib MiB, on tmpfs. tcpdump only copies records;" \
+		"mirror-targetd also decapsulates, infers direction, filters" \
+		"and writes segments."
+	echo
+	echo "| command | seconds | Mpps | MB/s read | rate vs tcpdump |"
+	echo "|---|---|---|---|---|"
+	echo "| \`tcpdump -r IN -w OUT\` | $(awk_rate "$t_tcpdump") | 1.00x |"
+	echo "| \`mirror-targetd --read IN --output-dir OUT --quiet\`" \
+		"| $(awk_rate "$t_mt0") | ${r0}x |"
+	echo "| the same with \`--rules\` (10 rules)" \
+		"| $(awk_rate "$t_mt10") | ${r10}x |"
+	echo
+	echo "### Targets"
+	echo
+	echo "| target | measured | goal | result |"
+	echo "|---|---|---|---|"
+	grep '^target|' "$work/core.md" |
+		awk -F'|' '{ printf "| %s | %s | %s | %s |\n", $2, $3, $4, $5 }'
+	echo "| offline mode (10 rules) vs tcpdump | ${r10}x | >= 1.5x" \
+		"| $offline_ok |"
+} >"$work/report.md"
+
+cp "$work/report.md" "$results"
+cat "$results"
+echo "(written to ${results#"$root"/})" >&2

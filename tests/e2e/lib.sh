@@ -1,0 +1,369 @@
+# SPDX-License-Identifier: GPL-2.0-only
+# shellcheck shell=bash
+#
+# Shared helpers for the end-to-end tests and tools/lab.sh.  Source it:
+#
+#   . "$(dirname "$0")/lib.sh"
+#
+# It sets `set -euo pipefail`, creates a private temporary directory
+# ($MT_TMP), and installs a trap that on EXIT, INT and TERM stops every
+# process it started, deletes every network namespace it created (names
+# mt-e2e-PID-*, unique per run) and removes $MT_TMP -- also when the test
+# fails half-way.  Exit status 77 means "skipped" (ctest SKIP_RETURN_CODE):
+# not root, or the kernel lacks netns, veth or vxlan, or a tool is missing.
+#
+# Addresses: underlay (outer) 198.18.0.0/15 only; inner hosts 192.0.2.0/24
+# and 2001:db8::/32 only.  Nothing here sends to any other address.
+
+set -euo pipefail
+
+MT_E2E_NAME=$(basename "${0%.sh}")
+MT_SOURCE_DIR=${MT_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+MT_BUILD_DIR=${MT_BUILD_DIR:-$MT_SOURCE_DIR/build}
+# shellcheck disable=SC2034 # for the scripts that source this file
+MT_E2E_DATA=$MT_SOURCE_DIR/tests/e2e/data
+MT_NS_PREFIX="mt-e2e-$$"
+# Debian's scapy lives with the system interpreter, not a pyenv one.
+MT_PYTHON=${MT_PYTHON:-/usr/bin/python3}
+
+# Topology of mt_topology_create (fixed so rules and checks can name them).
+MT_OUTER_SRC=198.18.0.1
+MT_OUTER_TGT=198.18.0.2
+MT_VNI=42
+MT_INNER4_SRC=192.0.2.1
+MT_INNER4_DST=192.0.2.2
+MT_INNER6_SRC=2001:db8::1
+MT_INNER6_DST=2001:db8::2
+# The inner peer never answers (nothing decapsulates on the target side),
+# so its MAC is a static neighbour entry: no ARP / ND is ever needed.
+MT_INNER_PEER_MAC=02:00:5e:00:53:02
+
+MT_NAMESPACES=()
+MT_PIDS=()
+MT_TMP=
+MT_KEEP_TMP=${MT_KEEP_TMP:-0}
+
+log() { printf '%s: %s\n' "$MT_E2E_NAME" "$*" >&2; }
+skip() {
+	printf '%s: SKIP: %s\n' "$MT_E2E_NAME" "$*" >&2
+	exit 77
+}
+fail() {
+	printf '%s: FAIL: %s\n' "$MT_E2E_NAME" "$*" >&2
+	exit 1
+}
+
+mt_cleanup() {
+	local rc=$? pid ns
+	trap - EXIT INT TERM
+	set +e
+	for pid in "${MT_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	for ns in "${MT_NAMESPACES[@]}"; do
+		# Anything still running inside keeps the namespace alive.
+		for pid in $(ip netns pids "$ns" 2>/dev/null); do
+			kill -9 "$pid" 2>/dev/null
+		done
+		ip netns del "$ns" 2>/dev/null
+	done
+	if [ -n "$MT_TMP" ] && [ -d "$MT_TMP" ]; then
+		if [ "$MT_KEEP_TMP" = 1 ]; then
+			log "kept $MT_TMP"
+		else
+			rm -rf "$MT_TMP"
+		fi
+	fi
+	exit "$rc"
+}
+trap mt_cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+MT_TMP=$(mktemp -d "/tmp/mt-e2e-${MT_E2E_NAME}-XXXXXX")
+
+# ---- requirements -----------------------------------------------------------
+
+mt_require_cmd() {
+	local c
+	for c in "$@"; do
+		command -v "$c" >/dev/null 2>&1 ||
+			skip "$c is not installed (tools/setup.sh installs it)"
+	done
+}
+
+mt_require_root() {
+	[ "$(id -u)" = 0 ] || skip "needs root (network namespaces)"
+}
+
+mt_require_python() {
+	[ -x "$MT_PYTHON" ] || skip "$MT_PYTHON is missing (apt-get install python3)"
+}
+
+# Probes netns, veth and vxlan by building a throw-away pair of namespaces.
+mt_require_netns_vxlan() {
+	local a b
+	mt_require_root
+	mt_require_cmd ip
+	mt_netns_create a probe-a || skip "cannot create a network namespace"
+	mt_netns_create b probe-b || skip "cannot create a network namespace"
+	ip link add mtp0 netns "$a" type veth peer name mtp1 netns "$b" 2>/dev/null ||
+		skip "the kernel has no veth support"
+	ip -n "$a" link add mtvx0 type vxlan id 1 remote 198.18.0.2 \
+		dstport 4789 dev mtp0 2>/dev/null ||
+		skip "the kernel has no vxlan support"
+	mt_netns_delete "$a"
+	mt_netns_delete "$b"
+}
+
+# ---- binaries ---------------------------------------------------------------
+
+# Path of a built program; a missing one is a build problem, not a skip.
+mt_bin() {
+	local p
+	case $1 in
+	mirror-targetd) p=$MT_BUILD_DIR/daemon/mirror-targetd ;;
+	mirrorctl) p=$MT_BUILD_DIR/tools/mirrorctl ;;
+	*) p=$MT_BUILD_DIR/$1 ;;
+	esac
+	[ -x "$p" ] || fail "$p not found: build first (cmake --build $MT_BUILD_DIR) or set MT_BUILD_DIR"
+	printf '%s\n' "$p"
+}
+
+# ---- assertions -------------------------------------------------------------
+
+# mt_run NAME CMD...: runs CMD with stdout/stderr in $MT_TMP/NAME.{out,err};
+# the exit status lands in MT_RC (never aborts the script).
+MT_RC=0
+mt_run() {
+	local name=$1
+	shift
+	if "$@" >"$MT_TMP/$name.out" 2>"$MT_TMP/$name.err"; then
+		MT_RC=0
+	else
+		MT_RC=$?
+	fi
+}
+
+# mt_expect_rc WANT NAME CMD...: mt_run, then fail (showing the output)
+# unless the exit status is WANT.
+mt_expect_rc() {
+	local want=$1 name=$2
+	shift 2
+	mt_run "$name" "$@"
+	if [ "$MT_RC" != "$want" ]; then
+		log "stdout of '$*':"
+		sed 's/^/    /' "$MT_TMP/$name.out" >&2
+		log "stderr:"
+		sed 's/^/    /' "$MT_TMP/$name.err" >&2
+		fail "'$*' exited $MT_RC, expected $want"
+	fi
+}
+
+# mt_assert_grep FILE ERE [WHAT]: FILE must contain a line matching ERE.
+mt_assert_grep() {
+	local file=$1 re=$2 what=${3:-}
+	grep -Eq -- "$re" "$file" && return 0
+	log "$file:"
+	sed 's/^/    /' "$file" >&2
+	fail "${what:-$file} does not match /$re/"
+}
+
+mt_assert_eq() {
+	[ "$1" = "$2" ] || fail "${3:-value}: got '$1', expected '$2'"
+}
+
+# ---- namespaces and the lab topology ----------------------------------------
+
+# mt_netns_create VAR NAME: creates namespace mt-e2e-PID-NAME, registers it
+# for cleanup and stores its name in VAR.
+mt_netns_create() {
+	local ns="$MT_NS_PREFIX-$2"
+	ip netns add "$ns" 2>/dev/null || return 1
+	MT_NAMESPACES+=("$ns")
+	ip -n "$ns" link set lo up
+	printf -v "$1" '%s' "$ns"
+}
+
+mt_netns_delete() {
+	local pid
+	for pid in $(ip netns pids "$1" 2>/dev/null); do
+		kill -9 "$pid" 2>/dev/null || true
+	done
+	ip netns del "$1" 2>/dev/null || true
+}
+
+# The mirror source and the mirror target:
+#
+#   NS_SRC: vx0 (vxlan VNI 42, 192.0.2.1/24, 2001:db8::1/64)
+#           veth-src 198.18.0.1/24  ----  veth-tgt 198.18.0.2/24 :NS_TGT
+#
+# The kernel's own vxlan device on the source side encapsulates whatever is
+# sent to the inner peer 192.0.2.2 / 2001:db8::2 (static neighbours) into
+# UDP 198.18.0.1 -> 198.18.0.2:4789, exactly the shape AWS mirrors in.
+mt_topology_create() {
+	mt_netns_create NS_SRC src || fail "cannot create namespace $MT_NS_PREFIX-src"
+	mt_netns_create NS_TGT tgt || fail "cannot create namespace $MT_NS_PREFIX-tgt"
+
+	ip link add veth-src netns "$NS_SRC" type veth peer name veth-tgt netns "$NS_TGT"
+	ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
+	ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
+	ip -n "$NS_SRC" link set veth-src up
+	ip -n "$NS_TGT" link set veth-tgt up
+
+	ip -n "$NS_SRC" link add vx0 type vxlan id "$MT_VNI" \
+		remote "$MT_OUTER_TGT" local "$MT_OUTER_SRC" dstport 4789 dev veth-src
+	# No link-local address: fewer router solicitations and MLD reports
+	# of the kernel's own among the packets under test.
+	ip -n "$NS_SRC" link set vx0 addrgenmode none
+	ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
+	ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
+	ip -n "$NS_SRC" link set vx0 up
+	ip -n "$NS_SRC" neigh replace "$MT_INNER4_DST" lladdr "$MT_INNER_PEER_MAC" \
+		dev vx0 nud permanent
+	ip -n "$NS_SRC" -6 neigh replace "$MT_INNER6_DST" lladdr "$MT_INNER_PEER_MAC" \
+		dev vx0 nud permanent
+	# `remote` already installs the all-zeros default fdb entry; appending
+	# another one to the same destination would send every frame twice.
+	bridge -n "$NS_SRC" fdb show dev vx0 | grep -q "00:00:00:00:00:00 dst $MT_OUTER_TGT" ||
+		fail "vx0 has no default fdb entry to $MT_OUTER_TGT"
+}
+
+# ---- capture on the target side ---------------------------------------------
+
+# mt_capture_start FILE: tcpdump of the raw VXLAN arriving in NS_TGT.
+# Returns once tcpdump has its filter installed (it said "listening on").
+MT_TCPDUMP_PID=
+mt_capture_start() {
+	local file=$1 i
+	ip netns exec "$NS_TGT" tcpdump -i veth-tgt -n -U --immediate-mode \
+		-w "$file" 'udp dst port 4789' 2>"$MT_TMP/tcpdump.err" &
+	MT_TCPDUMP_PID=$!
+	MT_PIDS+=("$MT_TCPDUMP_PID")
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$MT_TMP/tcpdump.err" 2>/dev/null && return 0
+		kill -0 "$MT_TCPDUMP_PID" 2>/dev/null ||
+			fail "tcpdump died: $(cat "$MT_TMP/tcpdump.err")"
+		sleep 0.1
+	done
+	fail "tcpdump did not start listening within 10 s"
+}
+
+# Number of packets in a pcap file (tolerates a last record being written).
+mt_pcap_count() {
+	{ tshark -r "$1" -T fields -e frame.number 2>/dev/null || true; } | wc -l
+}
+
+# mt_capture_stop FILE MIN: waits (up to 10 s) until FILE holds at least MIN
+# packets, then stops tcpdump with SIGINT and waits for it to exit.
+mt_capture_stop() {
+	local file=$1 min=$2 i n=0
+	for ((i = 0; i < 100; i++)); do
+		n=$(mt_pcap_count "$file")
+		[ "$n" -ge "$min" ] && break
+		sleep 0.1
+	done
+	# Let stragglers (kernel ND/MLD) land before the cut.
+	sleep 0.2
+	kill -INT "$MT_TCPDUMP_PID" 2>/dev/null || true
+	wait "$MT_TCPDUMP_PID" 2>/dev/null || true
+	[ "$n" -ge "$min" ] ||
+		fail "tcpdump captured $n VXLAN packets, expected at least $min"
+}
+
+# ---- traffic from the source side -------------------------------------------
+
+# mt_send_inner COUNT [DURATION]: from NS_SRC, sends COUNT packets of each
+# kind through vx0 with ordinary kernel sockets, and prints what it sent
+# as "kind proto src dst dport-or-icmp-type count" lines.  Kinds:
+# tcp4/tcp6 (one SYN to port 443 each: the connect is abandoned before the
+# 1 s retransmission), udp4/udp6 (DNS queries to port 53), icmp4/icmp6
+# (echo requests).  With DURATION seconds the packets are spread over it.
+mt_send_inner() {
+	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$1" "${2:-0}" \
+		"$MT_INNER4_SRC" "$MT_INNER4_DST" "$MT_INNER6_SRC" "$MT_INNER6_DST" <<'PY'
+import errno, socket, struct, sys, time
+
+count, duration = int(sys.argv[1]), float(sys.argv[2])
+src4, dst4, src6, dst6 = sys.argv[3:7]
+TCP_PORT, UDP_PORT, ICMP_ID = 443, 53, 0x4d54
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+def syn(family, dst):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect((dst, TCP_PORT))
+    except BlockingIOError:
+        pass
+    # Closing in SYN-SENT sends nothing more: exactly one SYN on the wire.
+    s.close()
+
+def udp(family, dst, i):
+    # A well-formed DNS query (A example.com), so Wireshark shows sense.
+    query = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0)
+    query += b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1)
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.sendto(query, (dst, UDP_PORT))
+
+def icmp4(i):
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
+        hdr = struct.pack("!BBHHH", 8, 0, 0, ICMP_ID, i)
+        body = b"mt-e2e icmp"
+        hdr = struct.pack("!BBHHH", 8, 0, csum(hdr + body), ICMP_ID, i)
+        s.sendto(hdr + body, (dst4, 0))
+
+def icmp6(i):
+    # The kernel fills in the ICMPv6 checksum of raw ICMPv6 sockets.
+    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
+        s.sendto(struct.pack("!BBHHH", 128, 0, 0, ICMP_ID, i) + b"mt-e2e icmp",
+                 (dst6, 0))
+
+kinds = [
+    ("tcp4", "tcp", src4, dst4, TCP_PORT, lambda i: syn(socket.AF_INET, dst4)),
+    ("tcp6", "tcp", src6, dst6, TCP_PORT, lambda i: syn(socket.AF_INET6, dst6)),
+    ("udp4", "udp", src4, dst4, UDP_PORT, lambda i: udp(socket.AF_INET, dst4, i)),
+    ("udp6", "udp", src6, dst6, UDP_PORT, lambda i: udp(socket.AF_INET6, dst6, i)),
+    ("icmp4", "icmp", src4, dst4, 8, icmp4),
+    ("icmp6", "icmpv6", src6, dst6, 128, icmp6),
+]
+gap = duration / (count * len(kinds)) if duration > 0 and count else 0
+for i in range(count):
+    for k in kinds:
+        k[5](i)
+        if gap:
+            time.sleep(gap)
+for k in kinds:
+    print(k[0], k[1], k[2], k[3], k[4], count)
+PY
+}
+
+# tshark, without its warning about running as root.
+mt_tshark() {
+	tshark "$@" 2> >(grep -v 'could be dangerous' >&2 || true)
+}
+
+# mt_pcap_fields FILE...: one line per packet of every FILE:
+# "ip.src ip.dst ipv6.src ipv6.dst tcp.dstport udp.dstport icmp.type
+# icmpv6.type udp.port" separated by '|' (empty fields stay empty).
+mt_pcap_fields() {
+	local f
+	for f in "$@"; do
+		mt_tshark -r "$f" -T fields -E separator='|' \
+			-e ip.src -e ip.dst -e ipv6.src -e ipv6.dst \
+			-e tcp.dstport -e udp.dstport -e icmp.type -e icmpv6.type \
+			-e udp.port
+	done
+}
+
+# Sealed segment files of a directory, sorted (= chronological).
+mt_segments() {
+	find "$1" -maxdepth 1 -type f -name '*.pcap' ! -name '.*' | sort
+}

@@ -1,0 +1,321 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The per-worker writer: several threads share segments while they rotate
+ * under them, and a failing disk never leaves a torn record.
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include "fixtures.h"
+#include "mirror-target/pcap.h"
+#include "mirror-target/segment.h"
+
+#define BASE_NS (1700000000ull * 1000000000ull)
+
+static char tmp[64];
+
+static void setup(void)
+{
+	cr_assert_not_null(mt_fx_tmpdir(tmp, sizeof(tmp)));
+}
+
+static void teardown(void)
+{
+	mt_fx_rmtree(tmp);
+}
+
+TestSuite(writer, .init = setup, .fini = teardown, .timeout = 120);
+
+static void test_config(struct mt_segment_config *cfg)
+{
+	mt_segment_config_default(cfg);
+	snprintf(cfg->dir, sizeof(cfg->dir), "%s", tmp);
+	cfg->rotate_bytes = 0;
+	cfg->rotate_interval = 0;
+	cfg->rotate_idle = 0;
+	cfg->min_free_bytes = 0;
+}
+
+static struct mt_segmenter *seg_create(const struct mt_segment_config *cfg)
+{
+	struct mt_err err = { { 0 } };
+	struct mt_segmenter *sg = mt_segmenter__create(cfg, &err);
+
+	cr_assert_not_null(sg, "create: %s", err.msg);
+	return sg;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Sorted visible file names in tmp; *hidden counts dot files. */
+static size_t list_dir(char ***out, size_t *hidden)
+{
+	char **v = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	DIR *d = opendir(tmp);
+
+	cr_assert_not_null(d);
+	*hidden = 0;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (de->d_name[0] == '.') {
+			(*hidden)++;
+			continue;
+		}
+		v = realloc(v, (n + 1) * sizeof(*v));
+		v[n++] = strdup(de->d_name);
+	}
+	closedir(d);
+	qsort(v, n, sizeof(*v), name_cmp);
+	*out = v;
+	return n;
+}
+
+static uint8_t *slurp(const char *name, size_t *len)
+{
+	char path[512];
+	uint8_t *buf;
+	FILE *f;
+	long sz;
+
+	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	f = fopen(path, "rb");
+	cr_assert_not_null(f, "%s", path);
+	fseek(f, 0, SEEK_END);
+	sz = ftell(f);
+	fseek(f, 0, SEEK_SET);
+	buf = malloc(sz ? (size_t)sz : 1);
+	cr_assert_eq(fread(buf, 1, (size_t)sz, f), (size_t)sz);
+	fclose(f);
+	*len = (size_t)sz;
+	return buf;
+}
+
+/* ------------------------------------------------------------ concurrency */
+
+#define NTHREADS 4
+#define PER_THREAD 100000
+
+struct thr {
+	struct mt_writer *w;
+	uint32_t id;
+};
+
+static void *writer_thread(void *arg)
+{
+	struct thr *t = arg;
+	uint8_t pkt[80];
+	uint32_t len;
+	uint64_t i;
+
+	memset(pkt, 0xab, sizeof(pkt));
+	for (i = 0; i < PER_THREAD; i++) {
+		memcpy(pkt, &t->id, 4);
+		memcpy(pkt + 4, &i, 8);
+		len = 12 + (uint32_t)(i % 53); /* varied record sizes */
+		cr_assert_eq(mt_writer_append(t->w, BASE_NS + i * 1000, pkt,
+					      len, len + 20),
+			     0);
+		if (i % 4096 == 0)
+			mt_writer_sync(t->w);
+	}
+	return NULL;
+}
+
+Test(writer, concurrent_writers_share_rotating_segments)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter_stats st;
+	struct mt_segmenter *sg;
+	struct thr t[NTHREADS];
+	pthread_t tid[NTHREADS];
+	uint64_t next[NTHREADS] = { 0 }, total = 0, written = 0;
+	size_t nfiles, hidden, f, len, off;
+	char **files;
+	uint8_t *buf;
+	int i;
+
+	test_config(&cfg);
+	sg = seg_create(&cfg);
+	for (i = 0; i < NTHREADS; i++) {
+		t[i].id = (uint32_t)i;
+		t[i].w = mt_writer__create(sg, 16384);
+		cr_assert_not_null(t[i].w);
+		pthread_create(&tid[i], NULL, writer_thread, &t[i]);
+	}
+	/* Rotate as fast as possible under the writers' feet. */
+	for (i = 0; i < 200; i++) {
+		mt_segmenter_request_rotate(sg);
+		cr_assert_eq(mt_segmenter_tick(sg, BASE_NS), 0);
+		usleep(500);
+	}
+	for (i = 0; i < NTHREADS; i++) {
+		pthread_join(tid[i], NULL);
+		cr_assert_eq(mt_writer_flush(t[i].w), 0);
+		written += mt_writer_stats(t[i].w)->records;
+		cr_assert_eq(mt_writer_stats(t[i].w)->dropped_io_error, 0);
+		mt_writer__destroy(t[i].w);
+	}
+	cr_assert_eq(written, (uint64_t)NTHREADS * PER_THREAD);
+	mt_segmenter_tick(sg, BASE_NS);
+	mt_segmenter_stats(sg, &st);
+	mt_segmenter__destroy(sg);
+
+	nfiles = list_dir(&files, &hidden);
+	cr_assert_eq(hidden, 0, "no .part left after destroy");
+	cr_assert_gt(nfiles, 2, "rotation happened while writing");
+	cr_assert_geq(st.segments_sealed + 1, nfiles);
+	/* Files in name order: each thread's sequence appears once, in order. */
+	for (f = 0; f < nfiles; f++) {
+		buf = slurp(files[f], &len);
+		cr_assert_geq(len, 24);
+		off = 24;
+		while (off < len) {
+			struct mt_pcap_rec_hdr h;
+			uint32_t id;
+			uint64_t seq;
+
+			cr_assert_leq(off + 16, len, "%s: cut header",
+				      files[f]);
+			memcpy(&h, buf + off, 16);
+			cr_assert_leq(off + 16 + h.caplen, len);
+			cr_assert_eq(h.len, h.caplen + 20);
+			memcpy(&id, buf + off + 16, 4);
+			memcpy(&seq, buf + off + 20, 8);
+			cr_assert_lt(id, NTHREADS);
+			cr_assert_eq(seq, next[id],
+				     "%s: thread %u seq %lu, expected %lu",
+				     files[f], id, (unsigned long)seq,
+				     (unsigned long)next[id]);
+			cr_assert_eq(h.caplen, 12 + seq % 53);
+			next[id]++;
+			total++;
+			off += 16 + h.caplen;
+		}
+		free(buf);
+		free(files[f]);
+	}
+	free(files);
+	cr_assert_eq(total, (uint64_t)NTHREADS * PER_THREAD);
+}
+
+/* ---------------------------------------------------------------- records */
+
+Test(writer, snaplen_cuts_payload_keeps_orig_len)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter *sg;
+	struct mt_writer *w;
+	struct mt_pcap_rec_hdr h;
+	uint8_t pkt[200], *buf;
+	size_t n, hidden, len;
+	char **files;
+
+	test_config(&cfg);
+	cfg.snaplen = 100;
+	sg = seg_create(&cfg);
+	w = mt_writer__create(sg, 0);
+	for (n = 0; n < sizeof(pkt); n++)
+		pkt[n] = (uint8_t)n;
+	cr_assert_eq(mt_writer_append(w, BASE_NS + 7, pkt, 200, 1500), 0);
+	cr_assert_eq(mt_writer_append(w, BASE_NS + 8, pkt, 50, 0), 0);
+	cr_assert_eq(mt_writer_flush(w), 0);
+	cr_assert_eq(mt_writer_stats(w)->records, 2);
+	cr_assert_eq(mt_writer_stats(w)->bytes, 16 + 100 + 16 + 50);
+	cr_assert_eq(mt_writer_stats(w)->flushes, 1);
+	mt_writer__destroy(w);
+	mt_segmenter__destroy(sg);
+
+	n = list_dir(&files, &hidden);
+	cr_assert_eq(n, 1);
+	buf = slurp(files[0], &len);
+	cr_assert_eq(len, 24 + 16 + 100 + 16 + 50);
+	memcpy(&h, buf + 24, 16);
+	cr_assert_eq(h.caplen, 100);
+	cr_assert_eq(h.len, 1500);
+	cr_assert_eq(h.ts_sec, 1700000000u);
+	cr_assert_eq(h.ts_frac, 7);
+	cr_assert_arr_eq(buf + 40, pkt, 100);
+	memcpy(&h, buf + 24 + 116, 16);
+	cr_assert_eq(h.caplen, 50);
+	cr_assert_eq(h.len, 50, "orig_len below caplen is raised to caplen");
+	free(buf);
+	free(files[0]);
+	free(files);
+}
+
+/*
+ * RLIMIT_FSIZE makes pwrite fail part way (EFBIG) like a full disk would:
+ * the sealed file must end at the last whole record before the failure
+ * and the lost records must be counted.
+ */
+Test(writer, failed_write_never_leaves_a_torn_record)
+{
+	struct rlimit rl = { .rlim_cur = 100000, .rlim_max = RLIM_INFINITY };
+	const struct mt_writer_stats *ws;
+	struct mt_segmenter_stats st;
+	struct mt_segment_config cfg;
+	struct mt_segmenter *sg;
+	struct mt_writer *w;
+	struct mt_pcap_scan scan;
+	uint8_t pkt[64] = { 1 };
+	size_t n, hidden;
+	char **files, path[512];
+	int i, fd;
+
+	signal(SIGXFSZ, SIG_IGN);
+	test_config(&cfg);
+	cfg.snaplen = 64; /* else the buffer grows to one 65535-byte record */
+	sg = seg_create(&cfg);
+	/* 51 records of 80 bytes fill a 4096-byte buffer exactly 4080 */
+	w = mt_writer__create(sg, 4096);
+	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+	for (i = 0; i < 2000; i++)
+		mt_writer_append(w, BASE_NS + (uint64_t)i, pkt, 64, 64);
+	mt_writer_flush(w);
+	ws = mt_writer_stats(w);
+	/* (100000 - 24) / 4080 = 24 whole buffers fit under the limit */
+	cr_assert_eq(ws->records, 24 * 51);
+	cr_assert_eq(ws->dropped_io_error, 2000 - 24 * 51);
+	cr_assert_eq(ws->dropped_disk_full, 0);
+	mt_segmenter_stats(sg, &st);
+	cr_assert_geq(st.write_errors, 1);
+
+	/* The failure makes the segment rotate at the next tick. */
+	mt_writer_sync(w);
+	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS), 0);
+	mt_writer_sync(w);
+	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS), 0);
+	n = list_dir(&files, &hidden);
+	cr_assert_eq(n, 1);
+	snprintf(path, sizeof(path), "%s/%s", tmp, files[0]);
+	fd = open(path, O_RDONLY);
+	cr_assert_eq(mt_pcap_scan_fd(fd, &scan), 0);
+	cr_assert_eq(scan.records, 24 * 51);
+	cr_assert_eq(scan.valid_end, 24 + 24 * 4080);
+	cr_assert_eq(lseek(fd, 0, SEEK_END), (off_t)scan.valid_end,
+		     "nothing after the last whole record");
+	close(fd);
+
+	/* Writing goes on in a fresh segment. */
+	cr_assert_eq(mt_writer_append(w, BASE_NS, pkt, 64, 64), 0);
+	cr_assert_eq(mt_writer_flush(w), 0);
+	mt_writer__destroy(w);
+	mt_segmenter__destroy(sg);
+	free(files[0]);
+	free(files);
+}
