@@ -246,8 +246,8 @@ static void print_summary(const struct run *r, FILE *out)
 				rule->desc);
 		}
 	}
-	fprintf(out, "written               %llu records\n",
-		(unsigned long long)st->written);
+	fprintf(out, "written               %llu record%s\n",
+		(unsigned long long)st->written, st->written == 1 ? "" : "s");
 	fprintf(out, "dropped by writer     %llu",
 		(unsigned long long)st->write_dropped);
 	if (r->wst.dropped_stopped || r->wst.dropped_disk_full ||
@@ -289,7 +289,12 @@ static int open_input(const char *input, pcap_t **out)
 			input, PCAP_TSTAMP_PRECISION_NANO, errbuf);
 	}
 	if (!pc) {
-		fprintf(stderr, "mirror-targetd: %s: %s\n", input, errbuf);
+		/* libpcap names the file in some messages, not in others. */
+		if (!strncmp(errbuf, input, strlen(input)))
+			fprintf(stderr, "mirror-targetd: %s\n", errbuf);
+		else
+			fprintf(stderr, "mirror-targetd: %s: %s\n", input,
+				errbuf);
 		return -EINVAL;
 	}
 	*out = pc;

@@ -18,6 +18,8 @@
 # namespaces are removed on exit, whatever happens.
 
 cd "$(dirname "$0")/.."
+# Where to build; lib.sh would default to the same.
+MT_BUILD_DIR=${MT_BUILD_DIR:-$PWD/build}
 # shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
 . tests/e2e/lib.sh
 
@@ -38,8 +40,11 @@ Options:
                  SYN to 443, DNS query, ping -- each over IPv4 and IPv6
   --duration S   spread them over S seconds (default 3)
   --keep         keep the capture, config and segments (path printed)
-  --no-build     skip tools/setup.sh and the build; use build/ as it is
+  --no-build     skip tools/setup.sh and the build; use the build as it is
   -h, --help     show this help
+
+Environment:
+  MT_BUILD_DIR   build directory (default build/)
 EOF
 }
 
@@ -93,11 +98,10 @@ EOF
 if [ "$BUILD" = 1 ]; then
 	banner "installing packages (tools/setup.sh)"
 	tools/setup.sh
-	banner "building (build/)"
-	cmake -S . -B build >/dev/null
-	cmake --build build -j"$(nproc)"
+	banner "building ($MT_BUILD_DIR)"
+	cmake -S . -B "$MT_BUILD_DIR" >/dev/null
+	cmake --build "$MT_BUILD_DIR" -j"$(nproc)"
 fi
-MT_BUILD_DIR=$PWD/build
 DAEMON=$(mt_bin mirror-targetd)
 mt_require_cmd tcpdump tshark ip bridge
 mt_require_python

@@ -409,7 +409,7 @@ static size_t format_desc(const char *text, char *buf, size_t size)
 
 int mt_rule_format(const struct mt_rule *r, char *buf, size_t size)
 {
-	char src[MT_IP_STRLEN], dst[MT_IP_STRLEN], proto[8], opts[2048];
+	char src[MT_IP_STRLEN], dst[MT_IP_STRLEN], proto[8], opts[4096];
 	const char *pn;
 	size_t o = 0;
 
@@ -449,7 +449,7 @@ int mt_rule_format(const struct mt_rule *r, char *buf, size_t size)
 
 int mt_ruleset_write_native(const struct mt_ruleset *rs, FILE *out)
 {
-	char line[4096];
+	char line[8192];
 
 	fprintf(out,
 		"# mirror-target filter rules (DESIGN 4): evaluated in ascending\n"

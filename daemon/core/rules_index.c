@@ -153,10 +153,12 @@ static void make_cand(const struct mt_ruleset *rs, uint32_t ri,
 	c->full = r->src.addr.family != AF_INET || r->nvnis;
 	c->ports = r->has_sport || r->has_dport;
 	c->proto = r->proto;
-	c->src = r->src.addr.v4;
-	c->smask = r->src.len ? ~0u << (32 - r->src.len) : 0;
-	c->dst = r->dst.addr.v4;
-	c->dmask = r->dst.len ? ~0u << (32 - r->dst.len) : 0;
+	if (!c->full) {
+		c->src = r->src.addr.v4;
+		c->smask = r->src.len ? ~0u << (32 - r->src.len) : 0;
+		c->dst = r->dst.addr.v4;
+		c->dmask = r->dst.len ? ~0u << (32 - r->dst.len) : 0;
+	}
 	c->sport_lo = r->has_sport ? r->sport_lo : 0;
 	c->sport_hi = r->has_sport ? r->sport_hi : 65535;
 	c->dport_lo = r->has_dport ? r->dport_lo : 0;

@@ -19,7 +19,7 @@
 #include "mirror-target/rules.h"
 #include "rules_internal.h"
 
-#define TOKEN_MAX 512
+#define TOKEN_MAX 1024
 #define VNIS_MAX 256
 #define RULE_SYNTAX \
 	"NUMBER ACTION DIRECTION PROTOCOL SOURCE DESTINATION [options]"

@@ -65,7 +65,7 @@ static int name_cmp(const void *a, const void *b)
 }
 
 struct listing {
-	char names[64][128];
+	char names[64][256];
 	size_t n, hidden;
 };
 
