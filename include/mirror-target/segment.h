@@ -88,7 +88,10 @@ struct mt_writer;
 
 /*
  * Creates the directory if needed, recovers leftover .part files, applies
- * retention.  No segment file is created before the first packet.
+ * retention, and prepares the first segment: a hidden .part file with its
+ * pcap header (preallocated to rotate_bytes + 1/8 where the filesystem
+ * allows), so that workers never create files.  A segment that never got a
+ * packet is deleted at shutdown, never sealed.
  */
 struct mt_segmenter *mt_segmenter__create(const struct mt_segment_config *cfg,
 					  struct mt_err *err);
