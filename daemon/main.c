@@ -190,7 +190,7 @@ static int usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\nTry 'mirror-targetd --help' for more "
-		"information.\n");
+			"information.\n");
 	return 2;
 }
 
@@ -280,7 +280,7 @@ int main(int argc, char **argv)
 			return 0;
 		default:
 			fprintf(stderr, "Try 'mirror-targetd --help' for more "
-				"information.\n");
+					"information.\n");
 			return 2;
 		}
 		if (section) {
@@ -317,8 +317,8 @@ int main(int argc, char **argv)
 	}
 	if (mt_config_validate(cfg, &err)) {
 		fprintf(stderr, "mirror-targetd: %s%s%s\n",
-			config_path ? config_path : "",
-			config_path ? ": " : "", err.msg);
+			config_path ? config_path : "", config_path ? ": " : "",
+			err.msg);
 		goto out;
 	}
 	if (dump) {
@@ -327,7 +327,8 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!opts.input) {
-		fprintf(stderr, "mirror-targetd: live capture (-i IFACE) is not "
+		fprintf(stderr,
+			"mirror-targetd: live capture (-i IFACE) is not "
 			"implemented yet; use --read FILE\n");
 		(void)interface;
 		goto out;

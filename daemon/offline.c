@@ -122,7 +122,8 @@ static void list_segments(const char *dir, const char *prefix,
 		out->v[out->n++] = s;
 	}
 	closedir(d);
-	qsort(out->v, out->n, sizeof(*out->v), cmp_str);
+	if (out->n > 1)
+		qsort(out->v, out->n, sizeof(*out->v), cmp_str);
 }
 
 /* Same segment, compressed or not. */
@@ -215,12 +216,12 @@ static void print_summary(const struct run *r, FILE *out)
 			(unsigned long long)st->dir_bytes[dir]);
 	}
 	if (r->rs)
-		fprintf(out, "filter                %s, %zu rule%s\n", cfg->rules,
-			mt_ruleset_count(r->rs),
+		fprintf(out, "filter                %s, %zu rule%s\n",
+			cfg->rules, mt_ruleset_count(r->rs),
 			mt_ruleset_count(r->rs) == 1 ? "" : "s");
 	else
 		fprintf(out, "filter                off (no rules file: "
-			"everything is captured)\n");
+			     "everything is captured)\n");
 	fprintf(out, "accepted              %llu\n",
 		(unsigned long long)st->accepted);
 	fprintf(out, "rejected              %llu\n",
@@ -238,8 +239,8 @@ static void print_summary(const struct run *r, FILE *out)
 
 			fprintf(out, "  %6u %-6s %-7s %12llu %14llu  %s\n",
 				rule->number,
-				rule->action == MT_ACTION_REJECT ? "reject"
-								 : "accept",
+				rule->action == MT_ACTION_REJECT ? "reject" :
+								   "accept",
 				rule_dir_name(rule->dir),
 				(unsigned long long)(h ? h->packets : 0),
 				(unsigned long long)(h ? h->bytes : 0),
@@ -276,7 +277,8 @@ static int open_input(const char *input, pcap_t **out)
 
 	if (!strcmp(input, "-")) {
 		if (isatty(STDIN_FILENO)) {
-			fprintf(stderr, "mirror-targetd: --read -: stdin is a "
+			fprintf(stderr,
+				"mirror-targetd: --read -: stdin is a "
 				"terminal; pipe a capture in, e.g. tcpdump -i "
 				"eth0 -w - udp dst port 4789 | mirror-targetd "
 				"--read - ...\n");
@@ -408,10 +410,9 @@ int mt_offline_run(const struct mt_config *cfg,
 	int ret = 2, rc;
 
 	if (cfg->rules[0]) {
-		r.rs = mt_ruleset__load(cfg->rules,
-					cfg->filter_id[0] ? cfg->filter_id
-							  : NULL,
-					&err);
+		r.rs = mt_ruleset__load(
+			cfg->rules, cfg->filter_id[0] ? cfg->filter_id : NULL,
+			&err);
 		if (!r.rs) {
 			fprintf(stderr, "mirror-targetd: %s\n", err.msg);
 			return 2;
@@ -421,8 +422,8 @@ int mt_offline_run(const struct mt_config *cfg,
 		goto out_rules;
 	if (link_kind(pc, opts->input, &kind))
 		goto out_pcap;
-	r.link_name = pcap_datalink_val_to_description_or_dlt(
-		pcap_datalink(pc));
+	r.link_name =
+		pcap_datalink_val_to_description_or_dlt(pcap_datalink(pc));
 
 	sg = mt_segmenter__create(&cfg->seg, &err);
 	if (!sg) {
@@ -433,8 +434,10 @@ int mt_offline_run(const struct mt_config *cfg,
 	list_segments(cfg->seg.dir, cfg->seg.prefix, &r.before);
 	w = mt_writer__create(sg, writer_bufsize(cfg));
 	if (!w) {
-		fprintf(stderr, "mirror-targetd: cannot create a segment "
-			"writer: %s\n", strerror(errno));
+		fprintf(stderr,
+			"mirror-targetd: cannot create a segment "
+			"writer: %s\n",
+			strerror(errno));
 		ret = 1;
 		goto out_segmenter;
 	}
@@ -458,16 +461,19 @@ int mt_offline_run(const struct mt_config *cfg,
 			if (stop_requested)
 				break;
 			r.read_error = pcap_geterr(pc);
-			fprintf(stderr, "%smirror-targetd: %s: %s; sealing what "
-				"was read\n", progress_shown ? "\n" : "",
-				opts->input, r.read_error);
+			fprintf(stderr,
+				"%smirror-targetd: %s: %s; sealing what "
+				"was read\n",
+				progress_shown ? "\n" : "", opts->input,
+				r.read_error);
 			progress_shown = false;
 			ret = 1;
 			break;
 		}
 		if (rc == 0)
 			continue;
-		ts = (uint64_t)hdr->ts.tv_sec * NSEC + (uint32_t)hdr->ts.tv_usec;
+		ts = (uint64_t)hdr->ts.tv_sec * NSEC +
+		     (uint32_t)hdr->ts.tv_usec;
 		/*
 		 * The segmenter's clock must not run backwards (merged captures
 		 * are not strictly ordered); records keep their own time.

@@ -14,7 +14,7 @@
 
 struct mt_offline_opts {
 	const char *input; /* path, or "-" for stdin */
-	bool quiet;	   /* no progress on stderr */
+	bool quiet; /* no progress on stderr */
 };
 
 /* Returns the process exit status: 0 done, 1 read/write failure, 2 usage. */

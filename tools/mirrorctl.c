@@ -26,14 +26,15 @@
 #include "mirror-target/log.h"
 #include "mirror-target/rules.h"
 
+/* The build may pass the project version; mirror-targetd does the same. */
 #ifndef MT_VERSION
 #define MT_VERSION "0.1.0"
 #endif
 
 enum {
-	EXIT_OK = 0,
-	EXIT_FAILED = 1,
-	EXIT_USAGE = 2,
+	MT_EXIT_OK = 0,
+	MT_EXIT_FAILED = 1,
+	MT_EXIT_USAGE = 2,
 };
 
 struct mt_cmd {
@@ -59,16 +60,6 @@ static void print_cmd_help(const struct mt_cmd *cmd)
 {
 	printf("NAME\n    %s %s - %s\n\nSYNOPSIS\n    %s %s\n\n%s", prog,
 	       cmd->name, cmd->summary, prog, cmd->usage, cmd->help);
-}
-
-/*
- * getopt_long over a command's own arguments (argv[0] is the command name).
- * Returns the option, -1 at the end, or '?' after printing why.
- */
-static int next_opt(int argc, char **argv, const char *shortopts,
-		    const struct option *longopts)
-{
-	return getopt_long(argc, argv, shortopts, longopts, NULL);
 }
 
 static void reset_getopt(void)
@@ -228,7 +219,7 @@ static int cmd_check_rules(const struct mt_cmd *cmd, int argc, char **argv)
 	size_t n;
 	int c;
 
-	while ((c = next_opt(argc, argv, "f:qh", opts)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:qh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			filter_id = optarg;
@@ -238,17 +229,17 @@ static int cmd_check_rules(const struct mt_cmd *cmd, int argc, char **argv)
 			break;
 		case 'h':
 			print_cmd_help(cmd);
-			return EXIT_OK;
+			return MT_EXIT_OK;
 		default:
 			usage_hint(cmd);
-			return EXIT_USAGE;
+			return MT_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "%s %s: expected one rules file, got %d\n",
 			prog, cmd->name, argc - optind);
 		usage_hint(cmd);
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 	path = argv[optind];
 	if (filter_id && !is_json_name(path))
@@ -260,7 +251,7 @@ static int cmd_check_rules(const struct mt_cmd *cmd, int argc, char **argv)
 	rs = mt_ruleset__load(path, filter_id, &err);
 	if (!rs) {
 		fprintf(stderr, "%s\n", err.msg[0] ? err.msg : path);
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 	n = mt_ruleset_count(rs);
 	printf("%s: %zu rule%s OK\n", path, n, n == 1 ? "" : "s");
@@ -268,7 +259,7 @@ static int cmd_check_rules(const struct mt_cmd *cmd, int argc, char **argv)
 		print_rule_table(rs);
 	warn_if_empty(path, rs);
 	mt_ruleset__destroy(rs);
-	return EXIT_OK;
+	return MT_EXIT_OK;
 }
 
 /* Reads all of f into a NUL-terminated heap buffer.  0 or -errno. */
@@ -370,7 +361,7 @@ static int cmd_import_aws_filter(const struct mt_cmd *cmd, int argc,
 	FILE *in;
 	int c, ret;
 
-	while ((c = next_opt(argc, argv, "f:o:h", opts)) != -1) {
+	while ((c = getopt_long(argc, argv, "f:o:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 'f':
 			filter_id = optarg;
@@ -380,10 +371,10 @@ static int cmd_import_aws_filter(const struct mt_cmd *cmd, int argc,
 			break;
 		case 'h':
 			print_cmd_help(cmd);
-			return EXIT_OK;
+			return MT_EXIT_OK;
 		default:
 			usage_hint(cmd);
-			return EXIT_USAGE;
+			return MT_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
@@ -391,7 +382,7 @@ static int cmd_import_aws_filter(const struct mt_cmd *cmd, int argc,
 			"%s %s: expected one JSON file (or -), got %d\n", prog,
 			cmd->name, argc - optind);
 		usage_hint(cmd);
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 	path = argv[optind];
 
@@ -409,7 +400,7 @@ static int cmd_import_aws_filter(const struct mt_cmd *cmd, int argc,
 		if (!in) {
 			fprintf(stderr, "%s: cannot open: %s\n", path,
 				strerror(errno));
-			return EXIT_USAGE;
+			return MT_EXIT_USAGE;
 		}
 	}
 	ret = read_all(in, &text, &len);
@@ -417,24 +408,25 @@ static int cmd_import_aws_filter(const struct mt_cmd *cmd, int argc,
 		fclose(in);
 	if (ret) {
 		fprintf(stderr, "%s: cannot read: %s\n", name, strerror(-ret));
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 
 	rs = mt_ruleset__parse_aws(name, text, len, filter_id, &err);
 	free(text);
 	if (!rs) {
 		fprintf(stderr, "%s\n", err.msg[0] ? err.msg : name);
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 	warn_if_empty(name, rs);
 	if (out) {
-		ret = write_native_atomic(rs, out) ? EXIT_FAILED : EXIT_OK;
+		ret = write_native_atomic(rs, out) ? MT_EXIT_FAILED :
+						     MT_EXIT_OK;
 	} else {
-		ret = EXIT_OK;
+		ret = MT_EXIT_OK;
 		if (mt_ruleset_write_native(rs, stdout) < 0 || fflush(stdout)) {
 			fprintf(stderr, "%s: cannot write to stdout: %s\n",
 				prog, strerror(errno));
-			ret = EXIT_FAILED;
+			ret = MT_EXIT_FAILED;
 		}
 	}
 	mt_ruleset__destroy(rs);
@@ -455,39 +447,39 @@ static int cmd_check_config(const struct mt_cmd *cmd, int argc, char **argv)
 	struct mt_config cfg;
 	bool dump = false;
 	const char *path;
-	int c, ret = EXIT_OK;
+	int c, ret = MT_EXIT_OK;
 
-	while ((c = next_opt(argc, argv, "dh", opts)) != -1) {
+	while ((c = getopt_long(argc, argv, "dh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'd':
 			dump = true;
 			break;
 		case 'h':
 			print_cmd_help(cmd);
-			return EXIT_OK;
+			return MT_EXIT_OK;
 		default:
 			usage_hint(cmd);
-			return EXIT_USAGE;
+			return MT_EXIT_USAGE;
 		}
 	}
 	if (argc - optind != 1) {
 		fprintf(stderr, "%s %s: expected one config file, got %d\n",
 			prog, cmd->name, argc - optind);
 		usage_hint(cmd);
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 	path = argv[optind];
 
 	mt_config_init(&cfg);
 	if (mt_config_load(&cfg, path, &err)) {
 		fprintf(stderr, "%s\n", err.msg[0] ? err.msg : path);
-		ret = EXIT_USAGE;
+		ret = MT_EXIT_USAGE;
 		goto out_free;
 	}
 	/* Cross-setting errors have no line of their own: name the file. */
 	if (mt_config_validate(&cfg, &err)) {
 		fprintf(stderr, "%s: %s\n", path, err.msg);
-		ret = EXIT_USAGE;
+		ret = MT_EXIT_USAGE;
 		goto out_free;
 	}
 	/*
@@ -504,7 +496,7 @@ static int cmd_check_config(const struct mt_cmd *cmd, int argc, char **argv)
 			fprintf(stderr,
 				"%s: the [filter] rules file above is not valid\n",
 				path);
-			ret = EXIT_USAGE;
+			ret = MT_EXIT_USAGE;
 			goto out_free;
 		}
 		printf("%s: %zu rule%s OK\n", cfg.rules, mt_ruleset_count(rs),
@@ -675,28 +667,28 @@ int main(int argc, char **argv)
 	if (argc < 2) {
 		fprintf(stderr, "%s: missing command\n", prog);
 		usage_hint(NULL);
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 	if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
 	    !strcmp(argv[1], "help")) {
 		/* `mirrorctl help COMMAND` is what git users type. */
 		if (argc > 2 && (cmd = find_cmd(argv[2]))) {
 			print_cmd_help(cmd);
-			return EXIT_OK;
+			return MT_EXIT_OK;
 		}
 		print_help();
-		return EXIT_OK;
+		return MT_EXIT_OK;
 	}
 	if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "-V")) {
 		printf("mirrorctl (mirror-target) %s\n", MT_VERSION);
-		return EXIT_OK;
+		return MT_EXIT_OK;
 	}
 
 	cmd = find_cmd(argv[1]);
 	if (!cmd) {
 		fprintf(stderr, "%s: unknown command '%s'\n", prog, argv[1]);
 		usage_hint(NULL);
-		return EXIT_USAGE;
+		return MT_EXIT_USAGE;
 	}
 	/* getopt prefixes its messages with argv[0]: make it say which. */
 	snprintf(argv0, sizeof(argv0), "%s %s", prog, cmd->name);

@@ -41,7 +41,7 @@ enum setting_type {
 	T_IP_LIST,
 };
 
-#define F_RELOAD (1u << 0)   /* SIGHUP applies it */
+#define F_RELOAD (1u << 0) /* SIGHUP applies it */
 #define F_ENUM_STR (1u << 1) /* enum stored as its name in a char[] */
 #define F_REQUIRED (1u << 2) /* no default: the section must set it */
 
@@ -60,9 +60,9 @@ struct setting {
 	const char *section; /* "capture", ..., "session" */
 	const char *key;
 	enum setting_type type;
-	size_t off, size;    /* in struct mt_config, or struct mt_session */
-	size_t count_off;    /* lists: the element count */
-	const char *def;     /* NULL: mt_segment_config_default()'s value */
+	size_t off, size; /* in struct mt_config, or struct mt_session */
+	size_t count_off; /* lists: the element count */
+	const char *def; /* NULL: mt_segment_config_default()'s value */
 	unsigned flags;
 	uint64_t min, max;
 	const struct choice *choices;
@@ -74,18 +74,19 @@ struct setting {
 #define SES(f) \
 	offsetof(struct mt_session, f), sizeof(((struct mt_session *)0)->f)
 
-static const struct choice bind_modes[] = {
-	{ "auto", 0 }, { "zerocopy", 1 }, { "copy", 2 }, { NULL, 0 }
-};
-static const struct choice xdp_modes[] = {
-	{ "native", 0 }, { "generic", 1 }, { NULL, 0 }
-};
-static const struct choice formats[] = {
-	{ "pcap-ns", 1 }, { "pcap-us", 0 }, { NULL, 0 }
-};
-static const struct choice on_full_modes[] = {
-	{ "overwrite", 0 }, { "stop", 1 }, { NULL, 0 }
-};
+static const struct choice bind_modes[] = { { "auto", 0 },
+					    { "zerocopy", 1 },
+					    { "copy", 2 },
+					    { NULL, 0 } };
+static const struct choice xdp_modes[] = { { "native", 0 },
+					   { "generic", 1 },
+					   { NULL, 0 } };
+static const struct choice formats[] = { { "pcap-ns", 1 },
+					 { "pcap-us", 0 },
+					 { NULL, 0 } };
+static const struct choice on_full_modes[] = { { "overwrite", 0 },
+					       { "stop", 1 },
+					       { NULL, 0 } };
 
 static int check_interface(const char *v, char *why, size_t size);
 static int check_queues(const char *v, char *why, size_t size);
@@ -115,22 +116,22 @@ static const struct setting settings[] = {
 	  check_queues,
 	  "Receive queues to capture from: \"all\" or a list such as 0,2-3. "
 	  "One AF_XDP socket and one worker thread per queue." },
-	{ "capture", "bind_mode", T_ENUM, CFG(bind_mode), 0, "auto",
-	  F_ENUM_STR, 0, 0, bind_modes, NULL,
+	{ "capture", "bind_mode", T_ENUM, CFG(bind_mode), 0, "auto", F_ENUM_STR,
+	  0, 0, bind_modes, NULL,
 	  "AF_XDP bind mode: auto (zero-copy where the driver has it, copy "
 	  "otherwise), zerocopy or copy. AWS ENA supports copy mode only." },
-	{ "capture", "xdp_mode", T_ENUM, CFG(xdp_mode), 0, "native",
-	  F_ENUM_STR, 0, 0, xdp_modes, NULL,
+	{ "capture", "xdp_mode", T_ENUM, CFG(xdp_mode), 0, "native", F_ENUM_STR,
+	  0, 0, xdp_modes, NULL,
 	  "How the XDP program is attached: native (in the driver; ENA has "
 	  "it) or generic (slower; for drivers without XDP, and veth tests)." },
 	{ "capture", "busy_poll", T_BOOL, CFG(busy_poll), 0, "no", 0, 0, 0,
 	  NULL, NULL,
 	  "Busy-poll the AF_XDP sockets: lower latency, more CPU." },
-	{ "capture", "batch_size", T_UINT, CFG(batch_size), 0, "64", 0, 1,
-	  4096, NULL, NULL,
+	{ "capture", "batch_size", T_UINT, CFG(batch_size), 0, "64", 0, 1, 4096,
+	  NULL, NULL,
 	  "Receive descriptors a worker takes per batch; at most ring_size." },
-	{ "capture", "frame_size", T_SIZE, CFG(frame_size), 0, "4K", 0,
-	  2 * KIB, 64 * KIB, NULL, NULL,
+	{ "capture", "frame_size", T_SIZE, CFG(frame_size), 0, "4K", 0, 2 * KIB,
+	  64 * KIB, NULL, NULL,
 	  "Size of one UMEM frame, a power of two: the largest mirrored frame "
 	  "that fits one buffer. Larger frames need XDP multi-buffer." },
 	{ "capture", "ring_size", T_UINT, CFG(ring_size), 0, "2048", 0, 64,
@@ -150,8 +151,8 @@ static const struct setting settings[] = {
 	  "Enforced in XDP." },
 
 	/* [output] */
-	{ "output", "directory", T_STRING, CFG(seg.dir), 0, NULL, 0, 0, 0,
-	  NULL, check_directory,
+	{ "output", "directory", T_STRING, CFG(seg.dir), 0, NULL, 0, 0, 0, NULL,
+	  check_directory,
 	  "Directory of the pcap segments; created if missing. Open segments "
 	  "are hidden .NAME.part files, sealed ones PREFIX-TIME-SEQ.pcap." },
 	{ "output", "prefix", T_STRING, CFG(seg.prefix), 0, NULL, 0, 0, 0, NULL,
@@ -192,8 +193,7 @@ static const struct setting settings[] = {
 	  0, NULL, NULL,
 	  "Gzip sealed segments in a low-priority background thread." },
 	{ "output", "compress_level", T_UINT, CFG(seg.compress_level), 0, NULL,
-	  F_RELOAD, 1, 9, NULL, NULL,
-	  "Gzip level, 1 (fast) to 9 (small)." },
+	  F_RELOAD, 1, 9, NULL, NULL, "Gzip level, 1 (fast) to 9 (small)." },
 	{ "output", "hook", T_STRING, CFG(seg.hook), 0, NULL, F_RELOAD, 0, 0,
 	  NULL, NULL,
 	  "Command run for every sealed (and compressed) segment, as "
@@ -417,13 +417,16 @@ void mt_format_duration(uint64_t v, char *buf, size_t size)
 static int check_interface(const char *v, char *why, size_t size)
 {
 	if (strlen(v) >= MT_IFNAME_MAX) {
-		snprintf(why, size, "is too long; interface names have at most "
-			 "%d characters", MT_IFNAME_MAX - 1);
+		snprintf(why, size,
+			 "is too long; interface names have at most "
+			 "%d characters",
+			 MT_IFNAME_MAX - 1);
 		return -EINVAL;
 	}
 	for (const char *p = v; *p; p++) {
 		if (*p == '/' || *p == ':' || isspace((unsigned char)*p)) {
-			snprintf(why, size, "is not an interface name; use a "
+			snprintf(why, size,
+				 "is not an interface name; use a "
 				 "name such as eth1 (see ip link)");
 			return -EINVAL;
 		}
@@ -447,10 +450,12 @@ static int check_queues(const char *v, char *why, size_t size)
 		if (*p == '-' && (parse_u64(p + 1, &hi, &p) || hi > 4095))
 			goto bad;
 		if (hi < lo) {
-			snprintf(why, size, "has a reversed range %llu-%llu; "
+			snprintf(why, size,
+				 "has a reversed range %llu-%llu; "
 				 "write %llu-%llu",
 				 (unsigned long long)lo, (unsigned long long)hi,
-				 (unsigned long long)hi, (unsigned long long)lo);
+				 (unsigned long long)hi,
+				 (unsigned long long)lo);
 			return -EINVAL;
 		}
 		if (!*p)
@@ -459,7 +464,8 @@ static int check_queues(const char *v, char *why, size_t size)
 			goto bad;
 	}
 bad:
-	snprintf(why, size, "is not a queue list; use all, or queue numbers "
+	snprintf(why, size,
+		 "is not a queue list; use all, or queue numbers "
 		 "and ranges such as 0,2-3");
 	return -EINVAL;
 }
@@ -467,7 +473,8 @@ bad:
 static int check_directory(const char *v, char *why, size_t size)
 {
 	if (!*v) {
-		snprintf(why, size, "is empty; name the directory for the "
+		snprintf(why, size,
+			 "is empty; name the directory for the "
 			 "segments, e.g. /var/lib/mirror-target/segments");
 		return -EINVAL;
 	}
@@ -477,15 +484,18 @@ static int check_directory(const char *v, char *why, size_t size)
 static int check_prefix(const char *v, char *why, size_t size)
 {
 	if (!*v || *v == '.') {
-		snprintf(why, size, "must not be empty or start with '.' (hidden "
+		snprintf(why, size,
+			 "must not be empty or start with '.' (hidden "
 			 "files are open segments); use e.g. mirror");
 		return -EINVAL;
 	}
 	for (const char *p = v; *p; p++) {
 		if (!isalnum((unsigned char)*p) && *p != '-' && *p != '_' &&
 		    *p != '.') {
-			snprintf(why, size, "has a '%c'; use letters, digits, "
-				 "'-', '_' and '.'", *p);
+			snprintf(why, size,
+				 "has a '%c'; use letters, digits, "
+				 "'-', '_' and '.'",
+				 *p);
 			return -EINVAL;
 		}
 	}
@@ -495,7 +505,8 @@ static int check_prefix(const char *v, char *why, size_t size)
 static int check_socket(const char *v, char *why, size_t size)
 {
 	if (strlen(v) >= sizeof(((struct sockaddr_un *)0)->sun_path)) {
-		snprintf(why, size, "is too long for a unix socket path (at "
+		snprintf(why, size,
+			 "is too long for a unix socket path (at "
 			 "most %zu bytes)",
 			 sizeof(((struct sockaddr_un *)0)->sun_path) - 1);
 		return -EINVAL;
@@ -519,7 +530,8 @@ static int check_listen(const char *v, char *why, size_t size)
 		goto bad;
 	return 0;
 bad:
-	snprintf(why, size, "is not HOST:PORT; use e.g. 127.0.0.1:9464, "
+	snprintf(why, size,
+		 "is not HOST:PORT; use e.g. 127.0.0.1:9464, "
 		 "[::1]:9464 or :9464 (every address)");
 	return -EINVAL;
 }
@@ -617,15 +629,18 @@ static int list_item(struct list_state *ls, const char *item, size_t off)
 
 		err = mt_cidr_parse(item, &c);
 		if (err == -EADDRNOTAVAIL) {
-			snprintf(ls->msg, ls->msize, "%s \"%s\" has host bits "
-				 "set; did you mean %s?", s->key, item,
-				 mt_cidr_format(&c, buf));
+			snprintf(ls->msg, ls->msize,
+				 "%s \"%s\" has host bits "
+				 "set; did you mean %s?",
+				 s->key, item, mt_cidr_format(&c, buf));
 			return -EINVAL;
 		}
 		if (err) {
-			snprintf(ls->msg, ls->msize, "%s \"%s\" is not a CIDR; "
+			snprintf(ls->msg, ls->msize,
+				 "%s \"%s\" is not a CIDR; "
 				 "use ADDRESS/LENGTH, e.g. 198.18.0.0/15 or "
-				 "2001:db8::/32", s->key, item);
+				 "2001:db8::/32",
+				 s->key, item);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < ls->n; i++) {
@@ -644,15 +659,17 @@ static int list_item(struct list_state *ls, const char *item, size_t off)
 
 		err = parse_u64(item, &v, &end);
 		if (err || *end) {
-			snprintf(ls->msg, ls->msize, "%s \"%s\" is not a VNI; "
+			snprintf(ls->msg, ls->msize,
+				 "%s \"%s\" is not a VNI; "
 				 "use numbers from 0 to %u separated by commas",
 				 s->key, item, VNI_MAX);
 			return -EINVAL;
 		}
 		if (v > VNI_MAX) {
-			snprintf(ls->msg, ls->msize, "%s %s is out of range; a "
-				 "VNI has 24 bits (0 to %u)", s->key, item,
-				 VNI_MAX);
+			snprintf(ls->msg, ls->msize,
+				 "%s %s is out of range; a "
+				 "VNI has 24 bits (0 to %u)",
+				 s->key, item, VNI_MAX);
 			return -EINVAL;
 		}
 		vni = v;
@@ -666,9 +683,11 @@ static int list_item(struct list_state *ls, const char *item, size_t off)
 		struct mt_ip ip;
 
 		if (mt_ip_parse(item, &ip)) {
-			snprintf(ls->msg, ls->msize, "%s \"%s\" is not an IP "
+			snprintf(ls->msg, ls->msize,
+				 "%s \"%s\" is not an IP "
 				 "address; use IPv4 or IPv6 addresses "
-				 "separated by commas", s->key, item);
+				 "separated by commas",
+				 s->key, item);
 			return -EINVAL;
 		}
 		for (size_t i = 0; i < ls->n; i++)
@@ -682,15 +701,18 @@ static int apply_list(const struct setting *s, void *base, const char *value,
 		      size_t *bad_off, char *msg, size_t msize)
 {
 	struct list_state ls = {
-		.s = s, .msg = msg, .msize = msize, .bad_off = bad_off,
+		.s = s,
+		.msg = msg,
+		.msize = msize,
+		.bad_off = bad_off,
 	};
 	char item[128];
 	const char *p = value;
 	int err = 0;
 
-	ls.elem = s->type == T_CIDR_LIST  ? sizeof(struct mt_cidr)
-		  : s->type == T_VNI_LIST ? sizeof(uint32_t)
-					  : sizeof(struct mt_ip);
+	ls.elem = s->type == T_CIDR_LIST ? sizeof(struct mt_cidr) :
+		  s->type == T_VNI_LIST	 ? sizeof(uint32_t) :
+					   sizeof(struct mt_ip);
 	while (*p) {
 		const char *start = p, *end = strchr(p, ',');
 		size_t n;
@@ -704,14 +726,18 @@ static int apply_list(const struct setting *s, void *base, const char *value,
 			n--;
 		*bad_off = start - value;
 		if (!n) {
-			snprintf(msg, msize, "%s has an empty item; separate "
-				 "values with single commas", s->key);
+			snprintf(msg, msize,
+				 "%s has an empty item; separate "
+				 "values with single commas",
+				 s->key);
 			err = -EINVAL;
 			goto out;
 		}
 		if (n >= sizeof(item)) {
-			snprintf(msg, msize, "%s \"%.*s...\" is too long for "
-				 "one item", s->key, 20, start);
+			snprintf(msg, msize,
+				 "%s \"%.*s...\" is too long for "
+				 "one item",
+				 s->key, 20, start);
 			err = -EINVAL;
 			goto out;
 		}
@@ -723,8 +749,10 @@ static int apply_list(const struct setting *s, void *base, const char *value,
 		p = *end ? end + 1 : end;
 		if (*end && !*p) {
 			*bad_off = p - value;
-			snprintf(msg, msize, "%s ends with a comma; remove it or "
-				 "add a value", s->key);
+			snprintf(msg, msize,
+				 "%s ends with a comma; remove it or "
+				 "add a value",
+				 s->key);
 			err = -EINVAL;
 			goto out;
 		}
@@ -740,8 +768,10 @@ static int apply_list(const struct setting *s, void *base, const char *value,
 	} else {
 		if (ls.n > MT_ALLOW_MAX) {
 			*bad_off = 0;
-			snprintf(msg, msize, "%s has %zu entries; at most %d are "
-				 "supported", s->key, ls.n, MT_ALLOW_MAX);
+			snprintf(msg, msize,
+				 "%s has %zu entries; at most %d are "
+				 "supported",
+				 s->key, ls.n, MT_ALLOW_MAX);
 			err = -EINVAL;
 			goto out;
 		}
@@ -773,20 +803,23 @@ static int apply(const struct setting *s, void *base, const char *value,
 
 	*bad_off = 0;
 	/* A comment after the value is a common slip: say so. */
-	hint = strstr(value, " #") || strstr(value, "\t#")
-		       ? " (comments must be on their own line)"
-		       : "";
+	hint = strstr(value, " #") || strstr(value, "\t#") ?
+		       " (comments must be on their own line)" :
+		       "";
 
 	switch (s->type) {
 	case T_STRING:
 		if (strlen(value) >= s->size) {
-			snprintf(msg, msize, "%s \"%.40s%s\" is too long; use at "
-				 "most %zu characters", s->key, value,
-				 strlen(value) > 40 ? "..." : "", s->size - 1);
+			snprintf(msg, msize,
+				 "%s \"%.40s%s\" is too long; use at "
+				 "most %zu characters",
+				 s->key, value, strlen(value) > 40 ? "..." : "",
+				 s->size - 1);
 			return -EINVAL;
 		}
 		if (s->check && s->check(value, why, sizeof(why))) {
-			snprintf(msg, msize, "%s \"%s\" %s", s->key, value, why);
+			snprintf(msg, msize, "%s \"%s\" %s", s->key, value,
+				 why);
 			return -EINVAL;
 		}
 		memcpy(field, value, strlen(value) + 1);
@@ -795,7 +828,8 @@ static int apply(const struct setting *s, void *base, const char *value,
 		bool b;
 
 		if (parse_bool(value, &b)) {
-			snprintf(msg, msize, "%s \"%s\" is not a boolean; use "
+			snprintf(msg, msize,
+				 "%s \"%s\" is not a boolean; use "
 				 "yes or no (or true/false, on/off, 1/0)%s",
 				 s->key, value, hint);
 			return -EINVAL;
@@ -808,20 +842,23 @@ static int apply(const struct setting *s, void *base, const char *value,
 		format_range(s, range, sizeof(range));
 		err = parse_u64(value, &v, &end);
 		if (err == -EINVAL || (!err && *end)) {
-			snprintf(msg, msize, "%s \"%s\" is not a number; use a "
-				 "whole number from %s%s", s->key, value, range,
-				 hint);
+			snprintf(msg, msize,
+				 "%s \"%s\" is not a number; use a "
+				 "whole number from %s%s",
+				 s->key, value, range, hint);
 			return -EINVAL;
 		}
 		if (err || v < s->min || v > s->max) {
 			if (s->type == T_VNI)
-				snprintf(msg, msize, "%s %s is out of range; a "
-					 "VNI has 24 bits (0 to %u)", s->key,
-					 value, VNI_MAX);
+				snprintf(msg, msize,
+					 "%s %s is out of range; a "
+					 "VNI has 24 bits (0 to %u)",
+					 s->key, value, VNI_MAX);
 			else
-				snprintf(msg, msize, "%s %s is out of range; "
-					 "use a number from %s", s->key, value,
-					 range);
+				snprintf(msg, msize,
+					 "%s %s is out of range; "
+					 "use a number from %s",
+					 s->key, value, range);
 			return -EINVAL;
 		}
 		store_uint(field, s->size, v);
@@ -830,14 +867,18 @@ static int apply(const struct setting *s, void *base, const char *value,
 		format_range(s, range, sizeof(range));
 		err = mt_parse_size(value, &v);
 		if (err == -EINVAL) {
-			snprintf(msg, msize, "%s \"%s\" is not a size; use a "
-				 "number with an optional K, M, G or T suffix%s",
-				 s->key, value, hint);
+			snprintf(
+				msg, msize,
+				"%s \"%s\" is not a size; use a "
+				"number with an optional K, M, G or T suffix%s",
+				s->key, value, hint);
 			return -EINVAL;
 		}
 		if (err || v < s->min || v > s->max) {
-			snprintf(msg, msize, "%s %s is out of range; use a size "
-				 "from %s", s->key, value, range);
+			snprintf(msg, msize,
+				 "%s %s is out of range; use a size "
+				 "from %s",
+				 s->key, value, range);
 			return -EINVAL;
 		}
 		store_uint(field, s->size, v);
@@ -848,14 +889,18 @@ static int apply(const struct setting *s, void *base, const char *value,
 		format_range(s, range, sizeof(range));
 		err = mt_parse_duration(value, &d);
 		if (err == -EINVAL) {
-			snprintf(msg, msize, "%s \"%s\" is not a duration; use a "
+			snprintf(msg, msize,
+				 "%s \"%s\" is not a duration; use a "
 				 "number with an optional s, m, h or d suffix, "
-				 "e.g. 30s, 5m, 1h%s", s->key, value, hint);
+				 "e.g. 30s, 5m, 1h%s",
+				 s->key, value, hint);
 			return -EINVAL;
 		}
 		if (err || d < s->min || d > s->max) {
-			snprintf(msg, msize, "%s %s is out of range; use a "
-				 "duration from %s", s->key, value, range);
+			snprintf(msg, msize,
+				 "%s %s is out of range; use a "
+				 "duration from %s",
+				 s->key, value, range);
 			return -EINVAL;
 		}
 		store_uint(field, s->size, d);
@@ -964,8 +1009,7 @@ static void format_value(const struct setting *s, const void *base, FILE *out)
 	}
 }
 
-static const struct setting *find_setting(const char *section,
-					   const char *key)
+static const struct setting *find_setting(const char *section, const char *key)
 {
 	for (size_t i = 0; i < NSETTINGS; i++)
 		if (!strcmp(settings[i].section, section) &&
@@ -1011,11 +1055,13 @@ static void unknown_key(const char *section, const char *key, char *msg,
 
 	for (size_t i = 0; i < NSETTINGS; i++) {
 		if (!strcmp(settings[i].key, key)) {
-			snprintf(msg, msize, "%s belongs in [%s%s], not in "
-				 "[%s]", key, settings[i].section,
-				 strcmp(settings[i].section, "session")
-					 ? ""
-					 : " NAME",
+			snprintf(msg, msize,
+				 "%s belongs in [%s%s], not in "
+				 "[%s]",
+				 key, settings[i].section,
+				 strcmp(settings[i].section, "session") ?
+					 "" :
+					 " NAME",
 				 section);
 			return;
 		}
@@ -1032,11 +1078,15 @@ static void unknown_key(const char *section, const char *key, char *msg,
 		}
 	}
 	if (best)
-		snprintf(msg, msize, "unknown key \"%s\" in [%s]; did you mean "
-			 "%s?", key, section, best->key);
+		snprintf(msg, msize,
+			 "unknown key \"%s\" in [%s]; did you mean "
+			 "%s?",
+			 key, section, best->key);
 	else
-		snprintf(msg, msize, "unknown key \"%s\" in [%s] (mirror-targetd "
-			 "--dump-config lists every setting)", key, section);
+		snprintf(msg, msize,
+			 "unknown key \"%s\" in [%s] (mirror-targetd "
+			 "--dump-config lists every setting)",
+			 key, section);
 }
 
 /* ------------------------------------------------------------------ */
@@ -1067,12 +1117,13 @@ int mt_config_set(struct mt_config *cfg, const char *section, const char *key,
 		  const char *value, struct mt_err *err)
 {
 	const struct setting *s;
-	char msg[MSG_MAX];
-	size_t off;
+	char msg[MSG_MAX], *copy;
+	size_t off, len;
+	int ret;
 
 	if (!strcmp(section, "session"))
 		return mt_err_set(err, "session settings can only be given in "
-				  "the config file, in [session NAME]");
+				       "the config file, in [session NAME]");
 	s = find_setting(section, key);
 	if (!s) {
 		bool known = false;
@@ -1084,7 +1135,22 @@ int mt_config_set(struct mt_config *cfg, const char *section, const char *key,
 		unknown_key(section, key, msg, sizeof(msg));
 		return mt_err_set(err, "%s", msg);
 	}
-	if (apply(s, cfg, value, &off, msg, sizeof(msg)))
+	/* The same value the file would give: trimmed, and one line. */
+	while (isspace((unsigned char)*value))
+		value++;
+	len = strlen(value);
+	while (len && isspace((unsigned char)value[len - 1]))
+		len--;
+	if (memchr(value, '\n', len) || memchr(value, '\r', len))
+		return mt_err_set(err, "%s: a value must be one line", key);
+	copy = strndup(value, len);
+	if (!copy) {
+		mt_err_set(err, "%s: out of memory", key);
+		return -ENOMEM;
+	}
+	ret = apply(s, cfg, copy, &off, msg, sizeof(msg));
+	free(copy);
+	if (ret)
 		return mt_err_set(err, "%s", msg);
 	return 0;
 }
@@ -1129,8 +1195,10 @@ static int end_session(struct parser *p)
 	p->sess = -1;
 	if (!p->sess_has_vni) {
 		p->line = p->sess_line;
-		return perr(p, 1, "[session %s] has no vni; add \"vni = N\" "
-			    "(the session's VirtualNetworkId)", s->name);
+		return perr(p, 1,
+			    "[session %s] has no vni; add \"vni = N\" "
+			    "(the session's VirtualNetworkId)",
+			    s->name);
 	}
 	return 0;
 }
@@ -1174,13 +1242,16 @@ static int parse_header(struct parser *p, char *line, size_t col0)
 	if (err)
 		return err;
 	if (!close)
-		return perr(p, col0 + 1, "unterminated section header \"%s\"; "
-			    "add the closing ']'", line);
+		return perr(p, col0 + 1,
+			    "unterminated section header \"%s\"; "
+			    "add the closing ']'",
+			    line);
 	for (q = close + 1; *q && *q != '#' && *q != ';'; q++)
 		if (!isspace((unsigned char)*q))
-			return perr(p, col0 + 1 + (q - line),
-				    "unexpected \"%s\" after the section header",
-				    q);
+			return perr(
+				p, col0 + 1 + (q - line),
+				"unexpected \"%s\" after the section header",
+				q);
 	*close = '\0';
 	name = line + 1;
 	while (isspace((unsigned char)*name))
@@ -1208,13 +1279,15 @@ static int parse_header(struct parser *p, char *line, size_t col0)
 				    name, best);
 		return perr(p, col0 + 1 + (name - line),
 			    "unknown section [%s]; use [capture], [output], "
-			    "[filter], [control] or [session NAME]", name);
+			    "[filter], [control] or [session NAME]",
+			    name);
 	}
 	if (strcmp(p->section, "session")) {
 		if (*arg)
 			return perr(p, col0 + 1 + (arg - line),
 				    "section [%s] takes no name; only "
-				    "[session NAME] does", name);
+				    "[session NAME] does",
+				    name);
 		return 0;
 	}
 
@@ -1225,15 +1298,16 @@ static int parse_header(struct parser *p, char *line, size_t col0)
 	if (strlen(arg) >= MT_SESSION_NAME_MAX || !valid_session_name(arg))
 		return perr(p, col0 + 1 + (arg - line),
 			    "session name \"%s\" is not valid; use up to %d "
-			    "letters, digits, '-', '_' or '.'", arg,
-			    MT_SESSION_NAME_MAX - 1);
+			    "letters, digits, '-', '_' or '.'",
+			    arg, MT_SESSION_NAME_MAX - 1);
 	for (size_t i = 0; i < ss->n; i++) {
 		if (strcmp(ss->v[i].name, arg))
 			continue;
 		if (i < p->nsess_lines && p->sess_lines[i])
 			return perr(p, col0 + 1 + (arg - line),
 				    "[session %s] is defined twice (first on "
-				    "line %u)", arg, p->sess_lines[i]);
+				    "line %u)",
+				    arg, p->sess_lines[i]);
 		return perr(p, col0 + 1 + (arg - line),
 			    "[session %s] is already defined", arg);
 	}
@@ -1276,8 +1350,10 @@ static int parse_assignment(struct parser *p, char *line, size_t col0)
 		q = line + strlen(line);
 		while (q > line && isspace((unsigned char)q[-1]))
 			*--q = '\0';
-		return perr(p, col0 + 1, "missing '=' after \"%s\"; write "
-			    "\"key = value\"", line);
+		return perr(p, col0 + 1,
+			    "missing '=' after \"%s\"; write "
+			    "\"key = value\"",
+			    line);
 	}
 	*eq = '\0';
 	q = eq;
@@ -1287,8 +1363,10 @@ static int parse_assignment(struct parser *p, char *line, size_t col0)
 		return perr(p, col0 + 1, "missing key before '='");
 	for (q = key; *q; q++)
 		if (!isalnum((unsigned char)*q) && *q != '_' && *q != '-')
-			return perr(p, col0 + 1, "\"%s\" is not a key; keys "
-				    "are words like rotate_size", key);
+			return perr(p, col0 + 1,
+				    "\"%s\" is not a key; keys "
+				    "are words like rotate_size",
+				    key);
 	value = eq + 1;
 	while (isspace((unsigned char)*value))
 		value++;
@@ -1299,16 +1377,19 @@ static int parse_assignment(struct parser *p, char *line, size_t col0)
 	if (!p->section) {
 		for (size_t i = 0; i < NSETTINGS; i++)
 			if (!strcmp(settings[i].key, key))
-				return perr(p, col0 + 1, "%s is outside any "
+				return perr(p, col0 + 1,
+					    "%s is outside any "
 					    "section; put it under [%s%s]",
 					    key, settings[i].section,
 					    strcmp(settings[i].section,
-						   "session")
-						    ? ""
-						    : " NAME");
-		return perr(p, col0 + 1, "\"%s\" is outside any section; "
+						   "session") ?
+						    "" :
+						    " NAME");
+		return perr(p, col0 + 1,
+			    "\"%s\" is outside any section; "
 			    "settings go under [capture], [output], [filter], "
-			    "[control] or [session NAME]", key);
+			    "[control] or [session NAME]",
+			    key);
 	}
 	s = find_setting(p->section, key);
 	if (!s) {
@@ -1317,14 +1398,15 @@ static int parse_assignment(struct parser *p, char *line, size_t col0)
 	}
 	idx = s - settings;
 	if (p->key_line[idx])
-		return perr(p, col0 + 1, "%s is set twice in [%s%s%s] (first "
-			    "on line %u)", key, p->section,
-			    p->sess >= 0 ? " " : "",
-			    p->sess >= 0 ? p->cfg->sessions.v[p->sess].name
-					 : "",
+		return perr(p, col0 + 1,
+			    "%s is set twice in [%s%s%s] (first "
+			    "on line %u)",
+			    key, p->section, p->sess >= 0 ? " " : "",
+			    p->sess >= 0 ? p->cfg->sessions.v[p->sess].name :
+					   "",
 			    p->key_line[idx]);
-	base = p->sess >= 0 ? (void *)&p->cfg->sessions.v[p->sess]
-			    : (void *)p->cfg;
+	base = p->sess >= 0 ? (void *)&p->cfg->sessions.v[p->sess] :
+			      (void *)p->cfg;
 	if (apply(s, base, value, &off, msg, sizeof(msg)))
 		return perr(p, col0 + 1 + (value - line) + off, "%s", msg);
 	p->key_line[idx] = p->line;
@@ -1340,8 +1422,9 @@ static int parse_assignment(struct parser *p, char *line, size_t col0)
 			if (i < p->nsess_lines && p->sess_lines[i])
 				return perr(p, col0 + 1 + (value - line),
 					    "vni %u is already used by "
-					    "[session %s] (line %u)", vni,
-					    ss->v[i].name, p->sess_lines[i]);
+					    "[session %s] (line %u)",
+					    vni, ss->v[i].name,
+					    p->sess_lines[i]);
 			return perr(p, col0 + 1 + (value - line),
 				    "vni %u is already used by [session %s]",
 				    vni, ss->v[i].name);
@@ -1354,7 +1437,10 @@ int mt_config_parse(struct mt_config *cfg, const char *name, const char *text,
 		    size_t len, struct mt_err *err)
 {
 	struct parser p = {
-		.cfg = cfg, .name = name, .err = err, .sess = -1,
+		.cfg = cfg,
+		.name = name,
+		.err = err,
+		.sess = -1,
 	};
 	char *buf, *line, *next;
 	int ret = 0;
@@ -1381,7 +1467,8 @@ int mt_config_parse(struct mt_config *cfg, const char *name, const char *text,
 			*next++ = '\0';
 		n = strlen(line);
 		if (line + n != (next ? next - 1 : buf + len)) {
-			ret = perr(&p, n + 1, "NUL byte in the file; is it a "
+			ret = perr(&p, n + 1,
+				   "NUL byte in the file; is it a "
 				   "text file?");
 			goto out;
 		}
@@ -1406,7 +1493,8 @@ int mt_config_parse(struct mt_config *cfg, const char *name, const char *text,
 		goto out;
 	ret = mt_sessions_finish(&cfg->sessions);
 	if (ret)
-		ret = mt_err_set(err, "%s: a VNI is used by two sessions", name);
+		ret = mt_err_set(err, "%s: a VNI is used by two sessions",
+				 name);
 out:
 	if (ret == -ENOMEM)
 		mt_err_set(err, "%s: out of memory", name);
@@ -1437,8 +1525,10 @@ int mt_config_load(struct mt_config *cfg, const char *path, struct mt_err *err)
 
 			/* A config file is small; 16 MiB is clearly not one. */
 			if (cap > 16 * MIB) {
-				ret = mt_err_set(err, "%s: too large for a "
-						 "config file", path);
+				ret = mt_err_set(err,
+						 "%s: too large for a "
+						 "config file",
+						 path);
 				goto out;
 			}
 			cap = cap ? cap * 2 : 8192;
@@ -1477,25 +1567,30 @@ int mt_config_validate(const struct mt_config *cfg, struct mt_err *err)
 	char a[32];
 
 	if (cfg->batch_size > cfg->ring_size)
-		return mt_err_set(err, "batch_size %u is larger than ring_size "
+		return mt_err_set(err,
+				  "batch_size %u is larger than ring_size "
 				  "%u; lower batch_size or raise ring_size",
 				  cfg->batch_size, cfg->ring_size);
 	if (!power_of_two(cfg->ring_size))
-		return mt_err_set(err, "ring_size %u is not a power of two; "
+		return mt_err_set(err,
+				  "ring_size %u is not a power of two; "
 				  "use e.g. 1024, 2048 or 4096",
 				  cfg->ring_size);
 	if (!power_of_two(cfg->frame_size)) {
 		mt_format_size(cfg->frame_size, a, sizeof(a));
-		return mt_err_set(err, "frame_size %s is not a power of two; "
-				  "use 2K or 4K", a);
+		return mt_err_set(err,
+				  "frame_size %s is not a power of two; "
+				  "use 2K or 4K",
+				  a);
 	}
-	if (cfg->writer_buffer < (uint64_t)cfg->seg.snaplen +
-					 MT_PCAP_REC_HDR_LEN) {
+	if (cfg->writer_buffer <
+	    (uint64_t)cfg->seg.snaplen + MT_PCAP_REC_HDR_LEN) {
 		mt_format_size(cfg->writer_buffer, a, sizeof(a));
-		return mt_err_set(err, "writer_buffer %s cannot hold one record "
+		return mt_err_set(err,
+				  "writer_buffer %s cannot hold one record "
 				  "of snaplen %u (+%d bytes of header); raise "
-				  "writer_buffer or lower snaplen", a,
-				  cfg->seg.snaplen, MT_PCAP_REC_HDR_LEN);
+				  "writer_buffer or lower snaplen",
+				  a, cfg->seg.snaplen, MT_PCAP_REC_HDR_LEN);
 	}
 	if (cfg->nallow_vnis) {
 		for (size_t i = 0; i < cfg->sessions.n; i++) {
@@ -1505,12 +1600,14 @@ int mt_config_validate(const struct mt_config *cfg, struct mt_err *err)
 			for (unsigned j = 0; j < cfg->nallow_vnis; j++)
 				found |= cfg->allow_vnis[j] == s->vni;
 			if (!found)
-				return mt_err_set(err, "[session %s] has vni %u "
-						  "but allow_vnis does not list "
-						  "it, so XDP would drop its "
-						  "packets; add %u to "
-						  "allow_vnis", s->name, s->vni,
-						  s->vni);
+				return mt_err_set(
+					err,
+					"[session %s] has vni %u "
+					"but allow_vnis does not list "
+					"it, so XDP would drop its "
+					"packets; add %u to "
+					"allow_vnis",
+					s->name, s->vni, s->vni);
 		}
 	}
 	return 0;
@@ -1604,11 +1701,11 @@ static void dump_setting(FILE *out, const struct setting *s, const void *base,
 		mem_value(s, def_base, &def);
 	snprintf(line, sizeof(line), "%s; %s%s; %s.", kind,
 		 s->flags & F_REQUIRED ? "required" : "default: ",
-		 s->flags & F_REQUIRED ? ""
-		 : def && *def	       ? def
-				       : "(empty)",
-		 s->flags & F_RELOAD ? "reloaded by SIGHUP"
-				     : "takes effect at restart");
+		 s->flags & F_REQUIRED ? "" :
+		 def && *def	       ? def :
+					 "(empty)",
+		 s->flags & F_RELOAD ? "reloaded by SIGHUP" :
+				       "takes effect at restart");
 	free(def);
 	dump_comment(out, prefix, line);
 	/* No trailing blank after '=' when the value is empty. */

@@ -5,6 +5,7 @@
  * session lists a handful of extra addresses, so those are scanned.
  */
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 
 #include "mirror-target/direction.h"
@@ -57,46 +58,46 @@ void mt_sessions_free(struct mt_sessions *s)
 	s->n = 0;
 }
 
-static inline bool same_ip(const struct mt_ip *a, const struct mt_ip *b)
+/*
+ * 1 when a equals b, for an inner flow of family v4 ? AF_INET : AF_INET6.
+ * Branch-free on purpose: which address of S matches changes from packet
+ * to packet (both directions, several ENI addresses), so early exits would
+ * be mispredicted on most packets.
+ */
+static inline unsigned ip_eq(const struct mt_ip *a, const struct mt_ip *b,
+			     bool v4)
 {
-	if (a->family != b->family)
-		return false;
-	if (a->family == AF_INET)
-		return a->v4 == b->v4;
-	return a->hi == b->hi && a->lo == b->lo;
+	if (v4)
+		return (a->family == AF_INET) & (a->v4 == b->v4);
+	return (a->family == AF_INET6) & (a->hi == b->hi) & (a->lo == b->lo);
 }
 
-static inline bool in_session(const struct mt_session *ses,
-			      const struct mt_ip *ip)
-{
-	for (size_t i = 0; i < ses->naddrs; i++)
-		if (same_ip(&ses->addrs[i], ip))
-			return true;
-	return false;
-}
+_Static_assert(MT_DIR_UNKNOWN == 0 && MT_DIR_INGRESS == 1 && MT_DIR_EGRESS == 2,
+	       "mt_direction_infer() computes the direction arithmetically");
 
 enum mt_direction mt_direction_infer(const struct mt_sessions *s,
 				     const struct mt_decap *d)
 {
 	const struct mt_flow *f = &d->flow;
 	const struct mt_session *ses;
+	unsigned in_src, in_dst;
+	bool v4;
 
 	if (!(f->flags & MT_FLOW_IP))
 		return MT_DIR_UNKNOWN;
-	/*
-	 * The outer source is the mirrored ENI's primary address (AWS sends
-	 * from it), so it decides most packets without a session lookup.
-	 */
-	if (same_ip(&f->src, &d->outer_src))
-		return MT_DIR_EGRESS;
+	v4 = f->src.family == AF_INET;
+	/* The outer source is the mirrored ENI's primary address. */
+	in_src = ip_eq(&d->outer_src, &f->src, v4);
+	in_dst = ip_eq(&d->outer_src, &f->dst, v4);
 	ses = s && s->n ? mt_sessions_find(s, d->vni) : NULL;
-	if (ses && in_session(ses, &f->src))
-		return MT_DIR_EGRESS;
-	if (same_ip(&f->dst, &d->outer_src))
-		return MT_DIR_INGRESS;
-	if (ses && in_session(ses, &f->dst))
-		return MT_DIR_INGRESS;
-	return MT_DIR_UNKNOWN;
+	if (ses) {
+		for (size_t i = 0; i < ses->naddrs; i++) {
+			in_src |= ip_eq(&ses->addrs[i], &f->src, v4);
+			in_dst |= ip_eq(&ses->addrs[i], &f->dst, v4);
+		}
+	}
+	/* src in S: egress (2); else dst in S: ingress (1); else unknown. */
+	return (enum mt_direction)(in_src << 1 | (in_dst & ~in_src));
 }
 
 const char *mt_direction_name(enum mt_direction dir)

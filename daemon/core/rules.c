@@ -174,40 +174,67 @@ size_t mt_rules_sort_vnis(uint32_t *v, size_t n)
 
 int mt_rules_numbers__init(struct mt_rules_numbers *t)
 {
-	for (int d = 0; d < 2; d++) {
-		t->tag[d] = malloc((MT_RULE_NUMBER_MAX + 1) * sizeof(int32_t));
-		if (!t->tag[d]) {
-			if (d)
-				free(t->tag[0]);
-			return -ENOMEM;
-		}
-		memset(t->tag[d], 0xff,
-		       (MT_RULE_NUMBER_MAX + 1) * sizeof(int32_t));
-	}
-	return 0;
+	t->cap = 64;
+	t->n = 0;
+	t->v = calloc(t->cap, sizeof(*t->v));
+	return t->v ? 0 : -ENOMEM;
 }
 
 void mt_rules_numbers__fini(struct mt_rules_numbers *t)
 {
-	free(t->tag[0]);
-	free(t->tag[1]);
-	t->tag[0] = t->tag[1] = NULL;
+	free(t->v);
+	t->v = NULL;
+	t->cap = t->n = 0;
+}
+
+static struct mt_rules_numbers_slot *
+numbers_slot(struct mt_rules_numbers_slot *v, size_t cap, uint32_t number)
+{
+	size_t i = (number * 2654435761u) & (cap - 1);
+
+	while (v[i].number && v[i].number != number)
+		i = (i + 1) & (cap - 1);
+	return &v[i];
+}
+
+static int numbers_grow(struct mt_rules_numbers *t)
+{
+	size_t cap = t->cap * 2;
+	struct mt_rules_numbers_slot *v = calloc(cap, sizeof(*v));
+
+	if (!v)
+		return -ENOMEM;
+	for (size_t i = 0; i < t->cap; i++)
+		if (t->v[i].number)
+			*numbers_slot(v, cap, t->v[i].number) = t->v[i];
+	free(t->v);
+	t->v = v;
+	t->cap = cap;
+	return 0;
 }
 
 int32_t mt_rules_numbers_claim(struct mt_rules_numbers *t,
 			       const struct mt_rule *r, int32_t tag)
 {
 	bool in = r->dir != MT_RULE_EGRESS, eg = r->dir != MT_RULE_INGRESS;
-	unsigned n = r->number;
+	struct mt_rules_numbers_slot *s;
 
-	if (in && t->tag[0][n] >= 0)
-		return t->tag[0][n];
-	if (eg && t->tag[1][n] >= 0)
-		return t->tag[1][n];
+	if (2 * (t->n + 1) > t->cap && numbers_grow(t))
+		return -2;
+	s = numbers_slot(t->v, t->cap, r->number);
+	if (!s->number) {
+		s->number = r->number;
+		s->tag[0] = s->tag[1] = -1;
+		t->n++;
+	}
+	if (in && s->tag[0] >= 0)
+		return s->tag[0];
+	if (eg && s->tag[1] >= 0)
+		return s->tag[1];
 	if (in)
-		t->tag[0][n] = tag;
+		s->tag[0] = tag;
 	if (eg)
-		t->tag[1][n] = tag;
+		s->tag[1] = tag;
 	return -1;
 }
 
@@ -292,6 +319,10 @@ struct mt_ruleset *mt_ruleset__create(const struct mt_rule *rules, size_t n,
 		if (ret)
 			goto out_nums;
 		prev = mt_rules_numbers_claim(&nums, &rules[i], (int32_t)i);
+		if (prev == -2) {
+			ret = -ENOMEM;
+			goto out_nums;
+		}
 		if (prev >= 0) {
 			ret = mt_err_set(
 				err,

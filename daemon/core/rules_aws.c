@@ -161,6 +161,8 @@ static int add_rule(struct aws *st, const struct mt_rule *r, bool egress,
 {
 	int32_t prev = mt_rules_numbers_claim(&st->nums, r, (int32_t)st->n);
 
+	if (prev == -2)
+		return fail(st, egress, i, NULL, "out of memory");
 	if (prev >= 0)
 		return fail(
 			st, egress, i, "RuleNumber",

@@ -150,19 +150,19 @@ static void make_cand(const struct mt_ruleset *rs, uint32_t ri,
 
 	memset(c, 0, sizeof(*c));
 	c->rule = ri;
-	c->full = r->src.addr.family != AF_INET || r->nvnis;
-	c->ports = r->has_sport || r->has_dport;
-	c->proto = r->proto;
-	if (!c->full) {
-		c->src = r->src.addr.v4;
-		c->smask = r->src.len ? ~0u << (32 - r->src.len) : 0;
-		c->dst = r->dst.addr.v4;
-		c->dmask = r->dst.len ? ~0u << (32 - r->dst.len) : 0;
+	if (r->src.addr.family != AF_INET || r->nvnis || r->has_sport ||
+	    r->has_dport) {
+		c->flags = MT_CAND_FULL;
+		return;
 	}
-	c->sport_lo = r->has_sport ? r->sport_lo : 0;
-	c->sport_hi = r->has_sport ? r->sport_hi : 65535;
-	c->dport_lo = r->has_dport ? r->dport_lo : 0;
-	c->dport_hi = r->has_dport ? r->dport_hi : 65535;
+	if (r->proto == MT_PROTO_ALL)
+		c->flags = MT_CAND_ANY_PROTO;
+	else
+		c->proto = (uint8_t)r->proto;
+	c->src = r->src.addr.v4;
+	c->slen = r->src.len;
+	c->dst = r->dst.addr.v4;
+	c->dlen = r->dst.len;
 }
 
 static int pfx_build(struct mt_pfx_index *ix, struct pfx_list *l,
@@ -259,8 +259,8 @@ static int pfx_build(struct mt_pfx_index *ix, struct pfx_list *l,
 		unsigned bits = 0;
 		size_t nb;
 
-		/* about two buckets an interval: most hold zero or one */
-		while (bits < BUCKET_BITS_MAX && (1u << bits) <= ix->nivals)
+		/* four slots an interval: most slots then lie inside one */
+		while (bits < BUCKET_BITS_MAX && (1u << bits) < 2 * ix->nivals)
 			bits++;
 		nb = (size_t)1 << bits;
 		ix->bucket = malloc((nb + 1) * sizeof(*ix->bucket));
@@ -269,10 +269,40 @@ static int pfx_build(struct mt_pfx_index *ix, struct pfx_list *l,
 		*bytes += (nb + 1) * sizeof(*ix->bucket);
 		ix->bucket_bits = bits;
 		for (size_t k = 0, b = 0; k <= nb; k++) {
+			struct mt_pfx_bucket *bk = &ix->bucket[k];
+			size_t oi = SIZE_MAX;
+			size_t stop;
+
 			while (b < ix->nivals &&
 			       (size_t)(ix->ivals[b].start >> (128 - bits)) < k)
 				b++;
-			ix->bucket[k] = (uint32_t)b;
+			bk->lo = (uint32_t)b;
+			bk->first = bk->end = 0;
+			bk->parent = MT_PFX_SEARCH;
+			if (k == nb)
+				break;
+			stop = b;
+			while (stop < ix->nivals &&
+			       (size_t)(ix->ivals[stop].start >>
+					(128 - bits)) == k)
+				stop++;
+			if (stop == b)
+				oi = b - 1;
+			else if (stop == b + 1 &&
+				 ix->ivals[b].start == (mt_u128)k
+							       << (128 - bits))
+				oi = b;
+			if (oi != SIZE_MAX && t.owner[oi] >= 0) {
+				const struct mt_pfx_node *x =
+					&ix->nodes[t.owner[oi]];
+
+				bk->first = x->first;
+				bk->end = x->end;
+				bk->parent = x->parent;
+			} else if (oi != SIZE_MAX) {
+				bk->first = bk->end = 0;
+				bk->parent = -1;
+			}
 		}
 	}
 	free(stack);
@@ -474,22 +504,24 @@ struct probe {
 	bool ports;
 };
 
+/* IPv4 prefix mask without a branch: a 64-bit shift by 32 is defined. */
+static inline uint32_t mask4(unsigned len)
+{
+	return (uint32_t)(~0ull << (32 - len));
+}
+
 static inline bool cand_matches(const struct probe *p, const struct mt_cand *c)
 {
 	const struct mt_flow *f = p->flow;
 
-	if (c->full)
+	if (c->flags & MT_CAND_FULL)
 		return mt_rule_matches_fast(&p->rs->rules[c->rule], p->dir,
 					    p->vni, f);
 	/* The classifier already fixed direction and family (IPv4). */
-	if (c->proto != MT_PROTO_ALL && c->proto != f->proto)
+	if (!(c->flags & MT_CAND_ANY_PROTO) && c->proto != f->proto)
 		return false;
-	if (c->ports &&
-	    (!p->ports || f->sport < c->sport_lo || f->sport > c->sport_hi ||
-	     f->dport < c->dport_lo || f->dport > c->dport_hi))
-		return false;
-	return (f->src.v4 & c->smask) == c->src &&
-	       (f->dst.v4 & c->dmask) == c->dst;
+	return (f->src.v4 & mask4(c->slen)) == c->src &&
+	       (f->dst.v4 & mask4(c->dlen)) == c->dst;
 }
 
 static inline uint32_t scan(const struct probe *p, const struct mt_cand *c,
@@ -504,24 +536,39 @@ static inline uint32_t scan(const struct probe *p, const struct mt_cand *c,
 	return best;
 }
 
-static inline uint32_t pfx_lookup(const struct probe *p,
-				  const struct mt_pfx_index *ix, mt_u128 key,
-				  uint32_t best)
+/* The deepest prefix containing a key: its rules and its parent. */
+struct node_ref {
+	uint32_t first, end;
+	int32_t parent;
+};
+
+static inline void pfx_locate(const struct mt_pfx_index *ix, mt_u128 key,
+			      struct node_ref *ref)
 {
 	uint32_t lo = 0, hi = ix->nivals, len;
 	const struct mt_pfx_ival *base;
-	const struct mt_pfx_node *x;
 
+	ref->first = ref->end = 0;
+	ref->parent = -1;
+	if (!ix->nnodes)
+		return;
 	if (ix->bucket) {
 		size_t k = (size_t)(key >> (128 - ix->bucket_bits));
+		const struct mt_pfx_bucket *bk = &ix->bucket[k];
 
-		lo = ix->bucket[k];
-		hi = ix->bucket[k + 1];
+		if (bk->parent != MT_PFX_SEARCH) {
+			ref->first = bk->first;
+			ref->end = bk->end;
+			ref->parent = bk->parent;
+			goto found;
+		}
+		lo = bk->lo;
+		hi = bk[1].lo;
 	}
 	/*
 	 * The interval holding key is the last one starting at or before
-	 * it: in this bucket, or the last of an earlier one (ivals[0]
-	 * starts at 0).  Branch-free halving: packets are random here.
+	 * it: in this slot, or the last of an earlier one (ivals[0] starts
+	 * at 0).  Branch-free halving: packets are random here.
 	 */
 	if (lo)
 		lo--;
@@ -533,16 +580,30 @@ static inline uint32_t pfx_lookup(const struct probe *p,
 		base = base[half].start <= key ? base + half : base;
 		len -= half;
 	}
-	x = &base->node;
-	if (x->first == x->end)
-		return best;
-	for (;;) {
+	ref->first = base->node.first;
+	ref->end = base->node.end;
+	ref->parent = base->node.first == base->node.end ? -1 :
+							   base->node.parent;
+found:
+	/* The scan comes after the other fields' lookups: start the load. */
+	if (ref->first < ref->end)
+		__builtin_prefetch(&ix->cand[ref->first]);
+}
+
+static inline uint32_t pfx_walk(const struct probe *p,
+				const struct mt_pfx_index *ix,
+				const struct node_ref *ref, uint32_t best)
+{
+	int32_t parent = ref->parent;
+
+	best = scan(p, ix->cand, ref->first, ref->end, best);
+	while (parent >= 0) {
+		const struct mt_pfx_node *x = &ix->nodes[parent];
+
 		if (x->chain_min >= best)
 			break;
 		best = scan(p, ix->cand, x->first, x->end, best);
-		if (x->parent < 0)
-			break;
-		x = &ix->nodes[x->parent];
+		parent = x->parent;
 	}
 	return best;
 }
@@ -551,6 +612,7 @@ int mt_ruleset_match(const struct mt_ruleset *rs, enum mt_direction dir,
 		     uint32_t vni, const struct mt_flow *flow)
 {
 	struct probe p = { rs, dir, vni, flow, false };
+	struct node_ref x[MT_IX__PFX];
 	const struct mt_classifier *c;
 	uint32_t best = UINT32_MAX;
 	int fam;
@@ -573,22 +635,27 @@ int mt_ruleset_match(const struct mt_ruleset *rs, enum mt_direction dir,
 	p.ports = (flow->flags & (MT_FLOW_PORTS | MT_FLOW_LATER_FRAG)) ==
 		  MT_FLOW_PORTS;
 
+	/*
+	 * Look every field up before verifying anything: the lookups are
+	 * independent cache misses the CPU can overlap, which keeps large
+	 * rule sets (index beyond L2) close to the cost of small ones.
+	 */
+	pfx_locate(&c->pfx[MT_IX_SRC], ip_key(&flow->src), &x[MT_IX_SRC]);
+	pfx_locate(&c->pfx[MT_IX_DST], ip_key(&flow->dst), &x[MT_IX_DST]);
+	if (p.ports) {
+		pfx_locate(&c->pfx[MT_IX_DPORT], (mt_u128)flow->dport << 112,
+			   &x[MT_IX_DPORT]);
+		pfx_locate(&c->pfx[MT_IX_SPORT], (mt_u128)flow->sport << 112,
+			   &x[MT_IX_SPORT]);
+	} else {
+		x[MT_IX_DPORT].first = x[MT_IX_DPORT].end = 0;
+		x[MT_IX_DPORT].parent = -1;
+		x[MT_IX_SPORT] = x[MT_IX_DPORT];
+	}
 	best = scan(&p, c->wild, 0, c->nwild, best);
 	best = scan(&p, c->proto_cand, c->proto_off[flow->proto],
 		    c->proto_off[flow->proto + 1], best);
-	if (c->pfx[MT_IX_SRC].nnodes)
-		best = pfx_lookup(&p, &c->pfx[MT_IX_SRC], ip_key(&flow->src),
-				  best);
-	if (c->pfx[MT_IX_DST].nnodes)
-		best = pfx_lookup(&p, &c->pfx[MT_IX_DST], ip_key(&flow->dst),
-				  best);
-	if (p.ports) {
-		if (c->pfx[MT_IX_DPORT].nnodes)
-			best = pfx_lookup(&p, &c->pfx[MT_IX_DPORT],
-					  (mt_u128)flow->dport << 112, best);
-		if (c->pfx[MT_IX_SPORT].nnodes)
-			best = pfx_lookup(&p, &c->pfx[MT_IX_SPORT],
-					  (mt_u128)flow->sport << 112, best);
-	}
+	for (int f = 0; f < MT_IX__PFX; f++)
+		best = pfx_walk(&p, &c->pfx[f], &x[f], best);
 	return best == UINT32_MAX ? -1 : (int)best;
 }

@@ -28,17 +28,19 @@ struct mt_pfx_node {
 };
 
 /*
- * A candidate carries a copy of what an IPv4 rule compares, so that
- * verifying it touches one cache line instead of the whole struct mt_rule;
- * IPv6 rules and rules with VNIs are verified on the rule itself.
+ * A candidate carries a copy of what an IPv4 rule without ports compares,
+ * in 16 bytes, so that verifying it touches a quarter of a cache line
+ * instead of the struct mt_rule; other rules (IPv6, ports, VNIs) are
+ * verified on the rule itself.
  */
+#define MT_CAND_FULL 1u /* verify with mt_rule_matches_fast() */
+#define MT_CAND_ANY_PROTO 2u /* protocol "all" */
 struct mt_cand {
 	uint32_t rule; /* index in evaluation order */
-	uint8_t full; /* verify with mt_rule_matches_fast() */
-	uint8_t ports; /* needs a packet with ports */
-	int16_t proto; /* or MT_PROTO_ALL */
-	uint32_t src, smask, dst, dmask;
-	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
+	uint32_t src, dst;
+	uint8_t slen, dlen;
+	uint8_t proto;
+	uint8_t flags;
 };
 
 /* Elementary interval [start, next start) and its deepest prefix, inline
@@ -49,9 +51,22 @@ struct mt_pfx_ival {
 };
 
 /*
+ * A slot of the table on the top bits of the key.  Most slots lie inside
+ * one interval and hold its prefix directly (parent >= -1), which saves
+ * the dependent loads of the interval and the node on the packet path; the
+ * others (parent == MT_PFX_SEARCH) are searched in ivals[lo, next slot's
+ * lo).  The table is read at random: it must stay small to stay in cache.
+ */
+#define MT_PFX_SEARCH (-2)
+struct mt_pfx_bucket {
+	uint32_t lo;
+	uint32_t first, end; /* first == end: no prefix covers the slot */
+	int32_t parent; /* of the prefix holding [first, end) */
+};
+
+/*
  * Keys are left-aligned in 128 bits (IPv4 << 96, ports << 112) so that one
- * implementation serves every field.  bucket[] narrows the binary search
- * over ivals by the top bits of the key.
+ * implementation serves every field.
  */
 struct mt_pfx_index {
 	struct mt_pfx_ival *ivals;
@@ -59,7 +74,7 @@ struct mt_pfx_index {
 	struct mt_pfx_node *nodes;
 	uint32_t nnodes;
 	struct mt_cand *cand;
-	uint32_t *bucket; /* (1 << bucket_bits) + 1 entries, or NULL */
+	struct mt_pfx_bucket *bucket; /* (1 << bucket_bits) + 1, or NULL */
 	unsigned bucket_bits;
 };
 
@@ -184,10 +199,18 @@ size_t mt_rules_sort_vnis(uint32_t *v, size_t n);
 /*
  * Numbers are unique within a direction; an "any" rule takes its number in
  * both.  mt_rules_numbers_claim() returns -1 when r's number is free (and
- * takes it for tag), else the tag of the rule already holding it.
+ * takes it for tag), -2 when out of memory, else the tag of the rule
+ * already holding it.  A small hash table: most files have a few rules, and
+ * a 32767-entry table per parse costs more than the parse (fuzzing).
  */
+struct mt_rules_numbers_slot {
+	uint32_t number; /* 0 = empty */
+	int32_t tag[2]; /* ingress, egress; -1 = free */
+};
+
 struct mt_rules_numbers {
-	int32_t *tag[2]; /* [ingress/egress][number], -1 = free */
+	struct mt_rules_numbers_slot *v;
+	size_t cap, n;
 };
 
 int mt_rules_numbers__init(struct mt_rules_numbers *t);

@@ -384,6 +384,8 @@ static int add_rule(struct native *st, struct mt_rule *r, unsigned ncol)
 	int32_t prev;
 
 	prev = mt_rules_numbers_claim(&st->nums, r, (int32_t)st->n);
+	if (prev == -2)
+		return fail(st, ncol, "out of memory");
 	if (prev >= 0) {
 		const struct mt_rule *o = &st->rules[prev];
 

@@ -82,6 +82,22 @@ trap 'exit 143' TERM
 
 MT_TMP=$(mktemp -d "/tmp/mt-e2e-${MT_E2E_NAME}-XXXXXX")
 
+# A run killed with SIGKILL (a ctest timeout) cannot clean up: remove the
+# namespaces of earlier runs whose shell is gone.
+mt_reap_stale_netns() {
+	local ns pid
+	[ "$(id -u)" = 0 ] || return 0
+	command -v ip >/dev/null 2>&1 || return 0
+	for ns in $(ip netns list 2>/dev/null | awk '$1 ~ /^mt-e2e-[0-9]+-/ { print $1 }'); do
+		pid=${ns#mt-e2e-}
+		pid=${pid%%-*}
+		if [ "$pid" != "$$" ] && ! kill -0 "$pid" 2>/dev/null; then
+			log "removing stale namespace $ns"
+			mt_netns_delete "$ns"
+		fi
+	done
+}
+
 # ---- requirements -----------------------------------------------------------
 
 mt_require_cmd() {
@@ -105,6 +121,7 @@ mt_require_netns_vxlan() {
 	local a b
 	mt_require_root
 	mt_require_cmd ip
+	mt_reap_stale_netns
 	mt_netns_create a probe-a || skip "cannot create a network namespace"
 	mt_netns_create b probe-b || skip "cannot create a network namespace"
 	ip link add mtp0 netns "$a" type veth peer name mtp1 netns "$b" 2>/dev/null ||

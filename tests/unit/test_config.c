@@ -94,7 +94,8 @@ Test(config, defaults)
 	cr_assert_eq(cfg->writer_buffer, 1024 * 1024);
 	cr_assert_str_eq(cfg->rules, "");
 	cr_assert_str_eq(cfg->filter_id, "");
-	cr_assert_str_eq(cfg->control_socket, "/run/mirror-target/control.sock");
+	cr_assert_str_eq(cfg->control_socket,
+			 "/run/mirror-target/control.sock");
 	cr_assert_str_eq(cfg->metrics_listen, "");
 	cr_assert_eq(cfg->sessions.n, 0);
 	mt_segment_config_default(&seg);
@@ -155,8 +156,9 @@ Test(config, every_setting_from_fixture_file)
 	cr_assert_eq(cfg->seg.stop_when_full, true);
 	cr_assert_eq(cfg->seg.compress, true);
 	cr_assert_eq(cfg->seg.compress_level, 9);
-	cr_assert_str_eq(cfg->seg.hook,
-			 "aws s3 cp \"$1\" s3://bucket/mirror/ # not a comment");
+	cr_assert_str_eq(
+		cfg->seg.hook,
+		"aws s3 cp \"$1\" s3://bucket/mirror/ # not a comment");
 	cr_assert_eq(cfg->seg.hook_parallel, 4);
 	cr_assert_eq(cfg->seg.hook_queue, 128);
 	cr_assert_eq(cfg->seg.hook_timeout, 5400);
@@ -258,7 +260,8 @@ Test(config, parse_duration)
 
 Test(config, format_helpers_read_back)
 {
-	static const uint64_t sizes[] = { 0, 1, 1023, 1024, 65536, 1536,
+	static const uint64_t sizes[] = { 0,	      1,	  1023,
+					  1024,	      65536,	  1536,
 					  1ull << 30, 5ull << 40, 3ull << 50 };
 	char buf[32];
 
@@ -279,8 +282,8 @@ Test(config, format_helpers_read_back)
 
 Test(config, booleans)
 {
-	static const char *const yes[] = { "yes", "true", "on", "1", "YES",
-					   "True" };
+	static const char *const yes[] = { "yes", "true", "on",
+					   "1",	  "YES",  "True" };
 	static const char *const no[] = { "no", "false", "off", "0", "Off" };
 	char text[128];
 
@@ -326,10 +329,11 @@ Test(config, error_bad_size)
 	expect_error("[output]\nwriter_buffer = 1K\n",
 		     "t.conf:2:17: writer_buffer 1K is out of range; use a "
 		     "size from 4K to 1G");
-	expect_error("[output]\nrotate_size = 1M # per file\n",
-		     "t.conf:2:15: rotate_size \"1M # per file\" is not a size; "
-		     "use a number with an optional K, M, G or T suffix "
-		     "(comments must be on their own line)");
+	expect_error(
+		"[output]\nrotate_size = 1M # per file\n",
+		"t.conf:2:15: rotate_size \"1M # per file\" is not a size; "
+		"use a number with an optional K, M, G or T suffix "
+		"(comments must be on their own line)");
 }
 
 Test(config, error_bad_duration)
@@ -389,26 +393,29 @@ Test(config, error_bad_strings)
 	expect_error("[capture]\nqueues = 3-1\n",
 		     "t.conf:2:10: queues \"3-1\" has a reversed range 3-1; "
 		     "write 1-3");
-	expect_error("[capture]\nqueues = some\n",
-		     "t.conf:2:10: queues \"some\" is not a queue list; use all, "
-		     "or queue numbers and ranges such as 0,2-3");
+	expect_error(
+		"[capture]\nqueues = some\n",
+		"t.conf:2:10: queues \"some\" is not a queue list; use all, "
+		"or queue numbers and ranges such as 0,2-3");
 	expect_error("[output]\nprefix = a/b\n",
 		     "t.conf:2:10: prefix \"a/b\" has a '/'; use letters, "
 		     "digits, '-', '_' and '.'");
 	expect_error("[output]\ndirectory =\n",
 		     "t.conf:2:12: directory \"\" is empty; name the directory "
 		     "for the segments, e.g. /var/lib/mirror-target/segments");
-	expect_error("[control]\nmetrics_listen = 9464\n",
-		     "t.conf:2:18: metrics_listen \"9464\" is not HOST:PORT; use "
-		     "e.g. 127.0.0.1:9464, [::1]:9464 or :9464 (every "
-		     "address)");
+	expect_error(
+		"[control]\nmetrics_listen = 9464\n",
+		"t.conf:2:18: metrics_listen \"9464\" is not HOST:PORT; use "
+		"e.g. 127.0.0.1:9464, [::1]:9464 or :9464 (every "
+		"address)");
 }
 
 Test(config, error_bad_lists)
 {
-	expect_error("[capture]\nallow_sources = 198.18.0.0/15, 10.0.0.1/33\n",
-		     "t.conf:2:32: allow_sources \"10.0.0.1/33\" is not a CIDR; "
-		     "use ADDRESS/LENGTH, e.g. 198.18.0.0/15 or 2001:db8::/32");
+	expect_error(
+		"[capture]\nallow_sources = 198.18.0.0/15, 10.0.0.1/33\n",
+		"t.conf:2:32: allow_sources \"10.0.0.1/33\" is not a CIDR; "
+		"use ADDRESS/LENGTH, e.g. 198.18.0.0/15 or 2001:db8::/32");
 	expect_error("[capture]\nallow_sources = 198.18.0.1/15\n",
 		     "t.conf:2:17: allow_sources \"198.18.0.1/15\" has host "
 		     "bits set; did you mean 198.18.0.0/15?");
@@ -421,9 +428,10 @@ Test(config, error_bad_lists)
 	expect_error("[capture]\nallow_vnis = 42, 16777216\n",
 		     "t.conf:2:18: allow_vnis 16777216 is out of range; a VNI "
 		     "has 24 bits (0 to 16777215)");
-	expect_error("[capture]\nallow_vnis = 42, web\n",
-		     "t.conf:2:18: allow_vnis \"web\" is not a VNI; use numbers "
-		     "from 0 to 16777215 separated by commas");
+	expect_error(
+		"[capture]\nallow_vnis = 42, web\n",
+		"t.conf:2:18: allow_vnis \"web\" is not a VNI; use numbers "
+		"from 0 to 16777215 separated by commas");
 	expect_error("[session a]\nvni = 1\naddresses = 192.0.2.1, "
 		     "192.0.2.300\n",
 		     "t.conf:3:24: addresses \"192.0.2.300\" is not an IP "
@@ -538,11 +546,13 @@ Test(config, session_errors)
 	expect_error("[capture]\n[session web]\n",
 		     "t.conf:2:1: [session web] has no vni; add \"vni = N\" "
 		     "(the session's VirtualNetworkId)");
-	expect_error("[session]\n",
-		     "t.conf:1:2: [session] needs a name, e.g. [session web-1]");
-	expect_error("[session a b]\nvni = 1\n",
-		     "t.conf:1:10: session name \"a b\" is not valid; use up to "
-		     "63 letters, digits, '-', '_' or '.'");
+	expect_error(
+		"[session]\n",
+		"t.conf:1:2: [session] needs a name, e.g. [session web-1]");
+	expect_error(
+		"[session a b]\nvni = 1\n",
+		"t.conf:1:10: session name \"a b\" is not valid; use up to "
+		"63 letters, digits, '-', '_' or '.'");
 	expect_error("[session x]\nvni = 1\nvni = 2\n",
 		     "t.conf:3:1: vni is set twice in [session x] (first on "
 		     "line 2)");
@@ -587,6 +597,14 @@ Test(config, set_overrides)
 	cr_assert_eq(cfg->nallow_vnis, 2, "a failed list must not half-apply");
 	cr_assert_eq(cfg->allow_vnis[0], 5);
 
+	/* Trimmed like a file value; never more than one line. */
+	cr_assert_eq(mt_config_set(cfg, "output", "hook", "  upload \"$1\" ",
+				   &err),
+		     0);
+	cr_assert_str_eq(cfg->seg.hook, "upload \"$1\"");
+	cr_assert_eq(mt_config_set(cfg, "output", "hook", "a\nb", &err),
+		     -EINVAL);
+	cr_assert_str_eq(err.msg, "hook: a value must be one line");
 	cr_assert_eq(mt_config_set(cfg, "output", "snaplenn", "9000", &err),
 		     -EINVAL);
 	cr_assert_str_eq(err.msg, "unknown key \"snaplenn\" in [output]; did "
@@ -628,9 +646,10 @@ Test(config, validate)
 				  "writer_buffer or lower snaplen");
 	mt_config_free(cfg);
 	mt_config_init(cfg);
-	cr_assert_eq(parse("[capture]\nallow_vnis = 1,2\n[session s]\nvni = 3\n",
-			   &err),
-		     0);
+	cr_assert_eq(
+		parse("[capture]\nallow_vnis = 1,2\n[session s]\nvni = 3\n",
+		      &err),
+		0);
 	cr_assert_eq(mt_config_validate(cfg, &err), -EINVAL);
 	cr_assert_str_eq(err.msg, "[session s] has vni 3 but allow_vnis does "
 				  "not list it, so XDP would drop its packets; "
@@ -654,7 +673,8 @@ Test(config, bad_fixture_file)
 
 	source_path("tests/unit/data/config/bad-size.conf", path, sizeof(path));
 	cr_assert_eq(mt_config_load(cfg, path, &err), -EINVAL);
-	snprintf(want, sizeof(want), "%s:7:15: rotate_size \"12Q\" is not a "
+	snprintf(want, sizeof(want),
+		 "%s:7:15: rotate_size \"12Q\" is not a "
 		 "size; use a number with an optional K, M, G or T suffix",
 		 path);
 	cr_assert_str_eq(err.msg, want);
@@ -704,8 +724,8 @@ Test(config, dump_of_defaults_parses_to_defaults)
 	mt_config_init(back);
 	cr_assert_eq(mt_config_parse(back, "x", changed, strlen(changed), &err),
 		     0, "%s", err.msg);
-	cr_assert_eq(mt_config_parse(back, "dump", text, strlen(text), &err),
-		     0, "%s", err.msg);
+	cr_assert_eq(mt_config_parse(back, "dump", text, strlen(text), &err), 0,
+		     "%s", err.msg);
 	cr_assert(!memcmp(back, cfg, sizeof(*cfg)));
 	cr_assert(strstr(text, "# [session web-1]\n"),
 		  "the dump shows a commented-out example session");

@@ -107,8 +107,7 @@ Test(direction, session_addresses)
 Test(direction, source_checked_before_destination)
 {
 	/* ENI talking to itself (both ends in S): the src rule comes first. */
-	struct mt_decap d =
-		decap(42, "192.0.2.10", "192.0.2.11", "192.0.2.10");
+	struct mt_decap d = decap(42, "192.0.2.10", "192.0.2.11", "192.0.2.10");
 
 	cr_assert_eq(mt_direction_infer(&sessions, &d), MT_DIR_EGRESS);
 }
@@ -136,16 +135,26 @@ Test(direction, families_never_match)
 Test(direction, from_real_frames)
 {
 	struct mt_fx_outer o = {
-		.family = AF_INET, .src = "192.0.2.10", .dst = "198.18.0.1",
+		.family = AF_INET,
+		.src = "192.0.2.10",
+		.dst = "198.18.0.1",
 		.vni = 42,
 	};
 	struct mt_fx_pkt out = {
-		.family = AF_INET, .src = "192.0.2.10", .dst = "192.0.2.200",
-		.proto = IPPROTO_TCP, .sport = 40000, .dport = 443,
+		.family = AF_INET,
+		.src = "192.0.2.10",
+		.dst = "192.0.2.200",
+		.proto = IPPROTO_TCP,
+		.sport = 40000,
+		.dport = 443,
 	};
 	struct mt_fx_pkt in = {
-		.family = AF_INET6, .src = "2001:db8::200", .dst = "2001:db8::10",
-		.proto = IPPROTO_UDP, .sport = 53, .dport = 40000,
+		.family = AF_INET6,
+		.src = "2001:db8::200",
+		.dst = "2001:db8::10",
+		.proto = IPPROTO_UDP,
+		.sport = 53,
+		.dport = 40000,
 	};
 	uint8_t buf[2048];
 	struct mt_decap d;

@@ -146,7 +146,10 @@ static void read_segment(const char *dir, struct capture *c)
 }
 
 static const struct mt_fx_outer outer = {
-	.family = AF_INET, .src = "192.0.2.10", .dst = "198.18.0.1", .vni = 42,
+	.family = AF_INET,
+	.src = "192.0.2.10",
+	.dst = "198.18.0.1",
+	.vni = 42,
 };
 
 /* An egress packet of the mirrored ENI 192.0.2.10 ... */
@@ -154,8 +157,13 @@ static struct mt_fx_pkt pkt(uint8_t proto, const char *src, const char *dst,
 			    uint16_t sport, uint16_t dport)
 {
 	return (struct mt_fx_pkt){
-		.family = AF_INET, .src = src, .dst = dst, .proto = proto,
-		.sport = sport, .dport = dport, .payload_len = 20,
+		.family = AF_INET,
+		.src = src,
+		.dst = dst,
+		.proto = proto,
+		.sport = sport,
+		.dport = dport,
+		.payload_len = 20,
 	};
 }
 
@@ -179,12 +187,12 @@ Test(pipeline, filter_off_captures_everything)
 {
 	struct env e;
 	struct capture c = { 0 };
-	struct mt_fx_pkt out = pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200",
-				   40000, 443);
-	struct mt_fx_pkt in = pkt(IPPROTO_UDP, "192.0.2.200", "192.0.2.10",
-				  53, 40001);
-	struct mt_fx_pkt other = pkt(IPPROTO_ICMP, "192.0.2.5", "192.0.2.6",
-				     8, 0);
+	struct mt_fx_pkt out =
+		pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200", 40000, 443);
+	struct mt_fx_pkt in =
+		pkt(IPPROTO_UDP, "192.0.2.200", "192.0.2.10", 53, 40001);
+	struct mt_fx_pkt other =
+		pkt(IPPROTO_ICMP, "192.0.2.5", "192.0.2.6", 8, 0);
 	struct mt_fx_outer not_vxlan = outer, no_i_flag = outer;
 	uint8_t i1[2048], i2[2048], i3[2048], frame[2048];
 	size_t n1, n2, n3, n;
@@ -268,17 +276,17 @@ Test(pipeline, rules_accept_reject_unmatched)
 	struct mt_ruleset *rs = load_rules(rules_text);
 	struct env e;
 	struct capture c = { 0 };
-	struct mt_fx_pkt ssh = pkt(IPPROTO_TCP, "192.0.2.200", "192.0.2.10",
-				   50000, 22);
-	struct mt_fx_pkt https_in = pkt(IPPROTO_TCP, "192.0.2.200",
-					"192.0.2.10", 50001, 443);
-	struct mt_fx_pkt dns_out = pkt(IPPROTO_UDP, "192.0.2.10", "192.0.2.53",
-				       40000, 53);
-	struct mt_fx_pkt https_out = pkt(IPPROTO_TCP, "192.0.2.10",
-					 "192.0.2.200", 40001, 443);
+	struct mt_fx_pkt ssh =
+		pkt(IPPROTO_TCP, "192.0.2.200", "192.0.2.10", 50000, 22);
+	struct mt_fx_pkt https_in =
+		pkt(IPPROTO_TCP, "192.0.2.200", "192.0.2.10", 50001, 443);
+	struct mt_fx_pkt dns_out =
+		pkt(IPPROTO_UDP, "192.0.2.10", "192.0.2.53", 40000, 53);
+	struct mt_fx_pkt https_out =
+		pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200", 40001, 443);
 	/* Neither end is the ENI: unknown; egress rule 300 must not match. */
-	struct mt_fx_pkt dns_other = pkt(IPPROTO_UDP, "192.0.2.7", "192.0.2.53",
-					 40002, 53);
+	struct mt_fx_pkt dns_other =
+		pkt(IPPROTO_UDP, "192.0.2.7", "192.0.2.53", 40002, 53);
 	uint8_t inner[2048], in_https[2048], out_dns[2048];
 	size_t n_ssh, n_https, n_dns;
 	size_t r100 = rule_index(rs, 100), r200 = rule_index(rs, 200);
@@ -326,12 +334,13 @@ Test(pipeline, sessions_steer_direction_and_rules)
 {
 	/* 192.0.2.11 is a secondary address of the ENI behind VNI 42. */
 	struct mt_ip extra;
-	struct mt_session s = { .vni = 42, .name = "web", .addrs = &extra,
-				.naddrs = 1 };
+	struct mt_session s = {
+		.vni = 42, .name = "web", .addrs = &extra, .naddrs = 1
+	};
 	struct mt_ruleset *rs =
 		load_rules("10 accept egress all 0.0.0.0/0 0.0.0.0/0 vni=42\n");
-	struct mt_fx_pkt from_extra = pkt(IPPROTO_TCP, "192.0.2.11",
-					  "192.0.2.200", 1000, 80);
+	struct mt_fx_pkt from_extra =
+		pkt(IPPROTO_TCP, "192.0.2.11", "192.0.2.200", 1000, 80);
 	struct mt_fx_outer other_vni = outer;
 	uint8_t inner[2048];
 	struct env e;
@@ -356,8 +365,8 @@ Test(pipeline, truncated_inner_keeps_original_length)
 {
 	struct env e;
 	struct capture c = { 0 };
-	struct mt_fx_pkt big = pkt(IPPROTO_UDP, "192.0.2.10", "192.0.2.200",
-				   40000, 4000);
+	struct mt_fx_pkt big =
+		pkt(IPPROTO_UDP, "192.0.2.10", "192.0.2.200", 40000, 4000);
 	uint8_t inner[2048], frame[2048];
 	size_t full, n;
 
@@ -386,8 +395,8 @@ Test(pipeline, snaplen_cuts_records)
 {
 	struct env e;
 	struct capture c = { 0 };
-	struct mt_fx_pkt big = pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200",
-				   40000, 443);
+	struct mt_fx_pkt big =
+		pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200", 40000, 443);
 	uint8_t inner[2048];
 	size_t full;
 
@@ -408,8 +417,8 @@ Test(pipeline, snaplen_cuts_records)
 Test(pipeline, process_ip_matches_process_eth)
 {
 	struct env e;
-	struct mt_fx_pkt p = pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200",
-				 40000, 443);
+	struct mt_fx_pkt p =
+		pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200", 40000, 443);
 	struct mt_fx_outer v6 = outer;
 	uint8_t frame[2048];
 	size_t n;
@@ -440,8 +449,8 @@ Test(pipeline, reload_at_next_batch)
 	struct mt_ruleset *none_match =
 		load_rules("1 accept any all 10.0.0.0/8 0.0.0.0/0\n"
 			   "2 reject any all 0.0.0.0/0 0.0.0.0/0\n");
-	struct mt_fx_pkt p = pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200",
-				 40000, 443);
+	struct mt_fx_pkt p =
+		pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200", 40000, 443);
 	uint8_t inner[2048];
 	uint64_t gen;
 	struct env e;
@@ -484,8 +493,8 @@ Test(pipeline, reload_at_next_batch)
 Test(pipeline, without_writer_counts_only)
 {
 	struct mt_pipeline p;
-	struct mt_fx_pkt pk = pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200",
-				  40000, 443);
+	struct mt_fx_pkt pk =
+		pkt(IPPROTO_TCP, "192.0.2.10", "192.0.2.200", 40000, 443);
 	uint8_t frame[2048];
 	size_t n = mt_fx_frame(frame, sizeof(frame), &outer, &pk);
 
