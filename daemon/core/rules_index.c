@@ -35,6 +35,8 @@
 /* Below this many intervals the bucket table does not pay for itself. */
 #define BUCKET_MIN_BOUNDS 4
 #define BUCKET_BITS_MAX 16
+/* Up to this many rules a classifier is scanned, not looked up. */
+#define SMALL_MAX 12
 
 struct pfx_ent {
 	mt_u128 key;
@@ -377,6 +379,7 @@ static void cls_free(struct mt_classifier *c)
 		pfx_free(&c->pfx[f]);
 	free(c->proto_cand);
 	free(c->wild);
+	free(c->small);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -456,6 +459,19 @@ static int cls_build(struct mt_classifier *c, const struct mt_ruleset *rs,
 			else if (f == MT_IX_WILD)
 				make_cand(rs, (uint32_t)i, &c->wild[nw++]);
 		}
+	}
+	if (c->nrules <= SMALL_MAX && c->nrules) {
+		uint32_t k = 0;
+
+		ret = -ENOMEM;
+		c->small = malloc(c->nrules * sizeof(*c->small));
+		if (!c->small)
+			goto out;
+		*bytes += c->nrules * sizeof(*c->small);
+		for (size_t i = 0; i < rs->n; i++)
+			if (rule_applies(&rs->rules[i], pdir) &&
+			    rs->rules[i].src.addr.family == family)
+				make_cand(rs, (uint32_t)i, &c->small[k++]);
 	}
 	ret = 0;
 out:
@@ -632,6 +648,10 @@ int mt_ruleset_match(const struct mt_ruleset *rs, enum mt_direction dir,
 	c = &rs->cls[(unsigned)dir < MT_DIR__MAX ? dir : MT_DIR_UNKNOWN][fam];
 	if (!c->nrules)
 		return -1;
+	if (c->small) {
+		best = scan(&p, c->small, 0, c->nrules, best);
+		return best == UINT32_MAX ? -1 : (int)best;
+	}
 	p.ports = (flow->flags & (MT_FLOW_PORTS | MT_FLOW_LATER_FRAG)) ==
 		  MT_FLOW_PORTS;
 

@@ -96,6 +96,8 @@ struct mt_classifier {
 	struct mt_cand *wild; /* no selective field at all */
 	uint32_t nwild;
 	uint32_t nrules;
+	/* Few rules: all of them in order; one short scan beats lookups. */
+	struct mt_cand *small;
 };
 
 struct mt_ruleset {
