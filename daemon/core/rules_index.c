@@ -262,7 +262,7 @@ static int pfx_build(struct mt_pfx_index *ix, struct pfx_list *l,
 		size_t nb;
 
 		/* four slots an interval: most slots then lie inside one */
-		while (bits < BUCKET_BITS_MAX && (1u << bits) < 2 * ix->nivals)
+		while (bits < BUCKET_BITS_MAX && (1u << bits) < ix->nivals)
 			bits++;
 		nb = (size_t)1 << bits;
 		ix->bucket = malloc((nb + 1) * sizeof(*ix->bucket));

@@ -10,11 +10,12 @@
 #     held in memory, for 64/512/1500-byte frames and 0/10/1,000/10,000
 #     rules, against a bare copy+pwrite loop; the matcher alone;
 #  2. the offline mode against tcpdump on the same capture of raw VXLAN
-#     (best of 5 each; both read and write tmpfs).
+#     (least CPU time of 7 runs each; both read and write tmpfs).
 # Prints a Markdown report and writes it to tests/bench/RESULTS.md.
 #
 # Knobs (environment): MT_BENCH_CPU (default 1), MT_BENCH_FRAMES (2000000),
-# MT_BENCH_REPS (5), MT_BENCH_OFFLINE_REPS (5), MT_BENCH_BUILD (build-bench), MT_BENCH_QUICK=1 (smoke).
+# MT_BENCH_REPS (5), MT_BENCH_OFFLINE_REPS (7), MT_BENCH_BUILD (build-bench),
+# MT_BENCH_QUICK=1 (a fast smoke run; its numbers mean little).
 set -euo pipefail
 
 cd "$(dirname "$0")/../.."
@@ -23,7 +24,7 @@ build=${MT_BENCH_BUILD:-$root/build-bench}
 cpu=${MT_BENCH_CPU:-1}
 frames=${MT_BENCH_FRAMES:-2000000}
 reps=${MT_BENCH_REPS:-5}
-offline_reps=${MT_BENCH_OFFLINE_REPS:-5}
+offline_reps=${MT_BENCH_OFFLINE_REPS:-7}
 results=$root/tests/bench/RESULTS.md
 seed=0x6d697272 # the seed bench_core uses for its own rule sets
 
@@ -32,7 +33,8 @@ die() {
 	exit 1
 }
 
-command -v tcpdump >/dev/null || die "tcpdump not found (apt-get install tcpdump)"
+command -v tcpdump >/dev/null ||
+	die "tcpdump not found (apt-get install tcpdump)"
 [ -d /dev/shm ] || die "/dev/shm is missing: the benchmark writes to tmpfs"
 
 echo "== building $build (Release)" >&2
@@ -160,15 +162,15 @@ mib=$(awk -v b="$in_bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
 		"$mib MiB, on tmpfs. tcpdump only copies records;" \
 		"mirror-targetd also decapsulates, infers direction (SESSION:" \
 		"one \`[session]\` with VNI 42 and its 4 addresses), filters" \
-		"and writes rotating segments. Mpps and MB/s are per CPU second (user +" \
-		"system time of the process)."
+		"and writes rotating segments. Mpps and MB/s are per CPU second" \
+		"(user + system time of the process)."
 	echo
 	echo "| command | CPU s | of which user | wall s | Mpps | MB/s read |" \
 		"rate vs tcpdump |"
 	echo "|---|---|---|---|---|---|---|"
 	echo "| \`tcpdump -r IN -w OUT\` | $(awk_rate "$t_tcpdump") | 1.00x |"
-	echo "| \`mirror-targetd --read IN --output-dir OUT --config SESSION --quiet\`" \
-		"| $(awk_rate "$t_mt0") | ${r0}x |"
+	echo "| \`mirror-targetd --read IN --output-dir OUT" \
+		"--config SESSION --quiet\` | $(awk_rate "$t_mt0") | ${r0}x |"
 	echo "| the same with \`--rules\` (10 rules)" \
 		"| $(awk_rate "$t_mt10") | ${r10}x |"
 	echo
