@@ -13,9 +13,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "mirror-target/config.h"
 #include "offline.h"
+#ifdef MT_HAVE_LIVE
+#include "live.h"
+#endif
+
+#define MT_LIVE_DEFAULT_CONFIG "/etc/mirror-target/mirror-target.conf"
 
 #ifndef MT_VERSION
 #define MT_VERSION "0.1.0"
@@ -148,6 +154,11 @@ enum {
 	OPT_ROTATE_INTERVAL,
 	OPT_FORMAT,
 	OPT_DUMP_CONFIG,
+	OPT_QUEUES,
+	OPT_BIND_MODE,
+	OPT_XDP_MODE,
+	OPT_ALLOW_SOURCE,
+	OPT_VNI,
 };
 
 static const struct option long_options[] = {
@@ -165,6 +176,11 @@ static const struct option long_options[] = {
 	{ "quiet", no_argument, NULL, 'q' },
 	{ "dump-config", no_argument, NULL, OPT_DUMP_CONFIG },
 	{ "interface", required_argument, NULL, 'i' },
+	{ "queues", required_argument, NULL, OPT_QUEUES },
+	{ "bind-mode", required_argument, NULL, OPT_BIND_MODE },
+	{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
+	{ "allow-source", required_argument, NULL, OPT_ALLOW_SOURCE },
+	{ "vni", required_argument, NULL, OPT_VNI },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -206,7 +222,9 @@ int main(int argc, char **argv)
 {
 	struct override ov[MAX_OVERRIDES];
 	struct mt_offline_opts opts = { 0 };
-	const char *config_path = NULL, *interface = NULL;
+	const char *config_path = NULL;
+	char allow_src[4096] = "", allow_vni[2048] = "";
+	bool live = false;
 	bool have_output = false, dump = false;
 	struct mt_config *cfg;
 	struct mt_err err;
@@ -268,10 +286,36 @@ int main(int argc, char **argv)
 			dump = true;
 			break;
 		case 'i':
-			interface = optarg;
+			live = true;
 			section = "capture";
 			key = "interface";
 			break;
+		case OPT_QUEUES:
+			section = "capture";
+			key = "queues";
+			break;
+		case OPT_BIND_MODE:
+			section = "capture";
+			key = "bind_mode";
+			break;
+		case OPT_XDP_MODE:
+			section = "capture";
+			key = "xdp_mode";
+			break;
+		case OPT_ALLOW_SOURCE:
+		case OPT_VNI: {
+			/* Repeatable: joined into one list setting below. */
+			char *list = c == OPT_VNI ? allow_vni : allow_src;
+			size_t size = c == OPT_VNI ? sizeof(allow_vni) :
+						     sizeof(allow_src);
+			size_t n = strlen(list);
+
+			if (snprintf(list + n, size - n, "%s%s", n ? "," : "",
+				     optarg) >= (int)(size - n))
+				return usage_error("too many --%s values",
+						   option_name(c));
+			break;
+		}
 		case 'h':
 			usage();
 			return 0;
@@ -296,6 +340,20 @@ int main(int argc, char **argv)
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument \"%s\"", argv[optind]);
+	if (live && opts.input)
+		return usage_error("-i (live capture) and --read (offline) "
+				   "exclude each other");
+	if (nov + 2 > MAX_OVERRIDES)
+		return usage_error("too many options");
+	if (allow_src[0])
+		ov[nov++] = (struct override){ "allow-source", "capture",
+					       "allow_sources", allow_src };
+	if (allow_vni[0])
+		ov[nov++] = (struct override){ "vni", "capture", "allow_vnis",
+					       allow_vni };
+	/* Live mode reads the system config when there is one. */
+	if (live && !config_path && !access(MT_LIVE_DEFAULT_CONFIG, R_OK))
+		config_path = MT_LIVE_DEFAULT_CONFIG;
 
 	cfg = malloc(sizeof(*cfg));
 	if (!cfg) {
@@ -327,10 +385,14 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	if (!opts.input) {
+#ifdef MT_HAVE_LIVE
+		ret = mt_live_run(cfg);
+#else
 		fprintf(stderr,
-			"mirror-targetd: live capture (-i IFACE) is not "
-			"implemented yet; use --read FILE\n");
-		(void)interface;
+			"mirror-targetd: this build has no live capture (it "
+			"needs clang, bpftool, libbpf and libxdp at build "
+			"time); use --read FILE\n");
+#endif
 		goto out;
 	}
 	if (!have_output && !config_path) {

@@ -508,7 +508,7 @@ static double run_pipeline_once(struct bench_env *env,
 static void run_pipeline(struct bench_env *env, const struct frameset *fs,
 			 unsigned size, struct mt_ruleset *rs, struct cell *c)
 {
-	double ns[16];
+	double ns[16] = { 0 };
 	unsigned r;
 
 	for (r = 0; r < env->reps; r++)
@@ -605,7 +605,7 @@ static double run_bare_once(struct bench_env *env, const struct frameset *fs,
 static void run_bare(struct bench_env *env, const struct frameset *fs,
 		     unsigned size, struct cell *c)
 {
-	double ns[16];
+	double ns[16] = { 0 };
 	unsigned r;
 
 	for (r = 0; r < env->reps; r++)
@@ -856,7 +856,7 @@ static int run_bench(struct bench_env *env)
 	frameset_build(fs, bench_sizes[0], rules, BENCH_MAX_RULES - 1);
 	flows_build(flows, fs, &env->sessions);
 	for (k = 1; k < NRULESETS; k++) {
-		double ns[16], lin[16];
+		double ns[16] = { 0 }, lin[16] = { 0 };
 		unsigned r, passes = match_passes(rs[k], flows, false);
 		unsigned lpasses = match_passes(rs[k], flows, true);
 
@@ -1004,6 +1004,17 @@ static int run_profile(struct bench_env *env, unsigned size, unsigned nrules,
 	return 0;
 }
 
+/* Set once the scratch directory exists; die() leaves through exit(). */
+static char cleanup_dir[256];
+
+static void remove_scratch(void)
+{
+	if (cleanup_dir[0]) {
+		empty_dir(cleanup_dir);
+		rmdir(cleanup_dir);
+	}
+}
+
 static void usage(void)
 {
 	fprintf(stderr,
@@ -1083,6 +1094,8 @@ int main(int argc, char **argv)
 	snprintf(env.dir, sizeof(env.dir), "%s/mt-bench-XXXXXX", base);
 	if (!mkdtemp(env.dir))
 		die(errno, "cannot create a directory in %s", base);
+	memcpy(cleanup_dir, env.dir, sizeof(cleanup_dir));
+	atexit(remove_scratch);
 	mt_config_init(&env.cfg);
 	/* Each repetition must fit one segment: no rotation while timed. */
 	if (env.cfg.seg.rotate_bytes &&
@@ -1100,7 +1113,5 @@ int main(int argc, char **argv)
 
 	mt_sessions_free(&env.sessions);
 	mt_config_free(&env.cfg);
-	empty_dir(env.dir);
-	rmdir(env.dir);
 	return ret;
 }

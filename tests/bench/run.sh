@@ -68,7 +68,10 @@ core_args=(--dir "$work" --reps "$reps")
 # ---- 2. offline mode against tcpdump -------------------------------------
 echo "== offline: writing $frames frames of raw VXLAN" >&2
 in=$work/in.pcap
-eval "$("$bench" --write-pcap "$in" "$frames")" # sets frames= inner_bytes=
+# It prints "frames=N inner_bytes=B": the bytes the segments must hold.
+written=$("$bench" --write-pcap "$in" "$frames")
+inner_bytes=${written##*inner_bytes=}
+[[ $inner_bytes =~ ^[0-9]+$ ]] || die "bench_core --write-pcap said: $written"
 in_bytes=$(stat -c %s "$in")
 "$bench" --gen-rules 10 "$seed" "$work/rules-10.conf"
 # The session bench_core's frames belong to, so direction is inferred (and
@@ -112,9 +115,10 @@ check_unfiltered_output() {
 	got=$(find "$work/out" -type f -name '*.pcap' -printf '%s\n' |
 		awk '{ s += $1 } END { print s + 0 }')
 	want=$((nfiles * 24 + frames * 16 + inner_bytes))
-	[ "$nfiles" -ge 1 ] && [ "$got" -eq "$want" ] ||
+	if [ "$nfiles" -lt 1 ] || [ "$got" -ne "$want" ]; then
 		die "mirror-targetd wrote $got bytes in $nfiles segments," \
 			"expected $want: it lost or changed packets"
+	fi
 }
 
 echo "== offline: tcpdump" >&2
@@ -184,6 +188,11 @@ mib=$(awk -v b="$in_bytes" 'BEGIN { printf "%.0f", b / 1048576 }')
 		"| $offline_ok |"
 } >"$work/report.md"
 
-cp "$work/report.md" "$results"
-cat "$results"
-echo "(written to ${results#"$root"/})" >&2
+cat "$work/report.md"
+# A smoke run's numbers must not end up in the README.
+if [ "${MT_BENCH_QUICK:-0}" = 1 ]; then
+	echo "(quick run: ${results#"$root"/} left as it was)" >&2
+else
+	cp "$work/report.md" "$results"
+	echo "(written to ${results#"$root"/})" >&2
+fi

@@ -1,0 +1,903 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Live capture (DESIGN §1, §6): the control thread of mirror-targetd.
+ *
+ * Start-up, in this order, so that every failure explains itself before
+ * anything is attached: block SIGINT/SIGTERM/SIGHUP (every thread started
+ * later inherits the mask, so only the signalfd here sees them); check
+ * privileges, the interface, bpffs, MTU and (on ENA) the queue count; load
+ * the rules; create the segmenter (recovers leftover .part files); attach
+ * the XDP program; then per selected rx queue an AF_XDP socket and a worker
+ * pinned to the CPU that takes that queue's interrupt.
+ *
+ * Then the control loop sleeps in poll() on a signalfd and a timerfd:
+ *   tick (250 ms)  CLOCK_TAI - CLOCK_REALTIME for the workers' timestamps,
+ *                  mt_segmenter_tick() with the wall clock (rotation,
+ *                  sealing, retention), freeing replaced rule sets
+ *   SIGHUP         reload the rules: build + validate off the packet path,
+ *                  publish with one pointer swap; the old set is freed once
+ *                  every worker's rs_gen has moved past the swap
+ *   SIGTERM/INT    stop workers, flush writers, close sockets, detach XDP,
+ *                  seal the open segment, print the counters, exit 0
+ *
+ * A crash (even kill -9) leaves the XDP program attached with no socket in
+ * its XSKMAP: VXLAN is dropped and counted, every other frame still passes,
+ * so the instance stays reachable; the next start replaces the program and
+ * seals the .part file left behind.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/ethtool.h>
+#include <linux/magic.h>
+#include <linux/sockios.h>
+#include <net/if.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/signalfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "live.h"
+#include "mirror-target/pcap.h"
+#include "mirror-target/pipeline.h"
+#include "worker.h"
+#include "xdp_loader.h"
+#include "xsk.h"
+
+#define NSEC 1000000000ull
+#define TICK_NS 250000000ull
+#define BPFFS "/sys/fs/bpf"
+
+/*
+ * Single-buffer XDP: a frame must fit one page after the 256 bytes of XDP
+ * headroom and the skb_shared_info tail (320 bytes on x86-64): 3520 bytes
+ * of frame, i.e. an MTU of 3498 once Ethernet and two VLAN tags are
+ * counted -- the limit ENA documents.  IPv4 mirroring adds 54 bytes.
+ */
+#define MT_XDP_HEADROOM 256
+#define MT_SKB_SHINFO 320
+#define MT_L2_OVERHEAD 22
+#define MT_MIRROR_OVERHEAD4 54
+
+#define CAP_NET_ADMIN_BIT 12
+#define CAP_NET_RAW_BIT 13
+#define CAP_SYS_ADMIN_BIT 21
+#define CAP_BPF_BIT 39
+
+struct pending_rules {
+	struct mt_ruleset *rs;
+	uint64_t gen; /* free once every worker has seen this generation */
+	struct pending_rules *next;
+};
+
+struct live {
+	const struct mt_config *cfg;
+	int ifindex;
+	unsigned mtu;
+	uint32_t queues[MT_XDP_MAX_QUEUES];
+	unsigned nqueues;
+	struct mt_ruleset *rs;
+	struct mt_rules_ref ref;
+	struct pending_rules *pending;
+	struct mt_segmenter *sg;
+	struct mt_xdp_loader *xdp;
+	struct mt_worker *workers[MT_XDP_MAX_QUEUES];
+	unsigned nworkers;
+	atomic_bool stop;
+	_Atomic int64_t tai_offset_ns;
+	int sfd, tfd;
+	uint64_t reloads, reload_failures;
+};
+
+/* ---- start-up checks ---------------------------------------------------- */
+
+static int check_privileges(void)
+{
+	static const struct {
+		int bit;
+		const char *name, *why;
+	} caps[] = {
+		{ CAP_NET_ADMIN_BIT, "CAP_NET_ADMIN", "attach XDP" },
+		{ CAP_NET_RAW_BIT, "CAP_NET_RAW", "open AF_XDP sockets" },
+		{ CAP_BPF_BIT, "CAP_BPF", "load the XDP program" },
+		{ CAP_SYS_ADMIN_BIT, "CAP_SYS_ADMIN",
+		  "let libxdp find and replace XDP programs" },
+	};
+	char line[256], missing[256] = "";
+	unsigned long long eff = 0;
+	FILE *f = fopen("/proc/self/status", "r");
+
+	if (!f)
+		return 0; /* cannot tell; the kernel will say */
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "CapEff: %llx", &eff) == 1)
+			break;
+	fclose(f);
+	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
+		size_t n = strlen(missing);
+
+		if (eff & (1ull << caps[i].bit))
+			continue;
+		/* CAP_SYS_ADMIN also grants what CAP_BPF does. */
+		if (caps[i].bit == CAP_BPF_BIT &&
+		    (eff & (1ull << CAP_SYS_ADMIN_BIT)))
+			continue;
+		snprintf(missing + n, sizeof(missing) - n, "%s%s (to %s)",
+			 n ? ", " : "", caps[i].name, caps[i].why);
+	}
+	if (!missing[0])
+		return 0;
+	mt_log(MT_LOG_ERROR,
+	       "live capture needs privileges this process lacks: %s; run "
+	       "as root, or grant them (systemd: AmbientCapabilities=; "
+	       "by hand: sudo mirror-targetd ...)",
+	       missing);
+	return -EPERM;
+}
+
+static int check_interface(struct live *lv)
+{
+	const char *ifn = lv->cfg->interface;
+	char path[128];
+	FILE *f;
+
+	lv->ifindex = if_nametoindex(ifn);
+	if (!lv->ifindex) {
+		mt_log(MT_LOG_ERROR,
+		       "interface \"%s\" not found; `ip link` lists the "
+		       "interfaces of this host (the traffic-mirror target's "
+		       "ENI, e.g. eth1)",
+		       ifn);
+		return -ENODEV;
+	}
+	snprintf(path, sizeof(path), "/sys/class/net/%s/mtu", ifn);
+	f = fopen(path, "r");
+	if (!f || fscanf(f, "%u", &lv->mtu) != 1)
+		lv->mtu = 1500;
+	if (f)
+		fclose(f);
+	return 0;
+}
+
+/* libxdp keeps its lock and dispatcher pins in bpffs. */
+static int check_bpffs(void)
+{
+	struct statfs st;
+
+	if (!statfs(BPFFS, &st) && st.f_type == BPF_FS_MAGIC)
+		return 0;
+	if (!mount("bpf", BPFFS, "bpf", 0, NULL)) {
+		mt_log(MT_LOG_INFO, "mounted bpffs on %s (libxdp needs it)",
+		       BPFFS);
+		return 0;
+	}
+	mt_log(MT_LOG_ERROR,
+	       "no BPF filesystem on %s and mounting it failed (%s); libxdp "
+	       "needs it: mount -t bpf bpf %s (systemd mounts it at boot)",
+	       BPFFS, strerror(errno), BPFFS);
+	return -ENOENT;
+}
+
+static unsigned single_buffer_mtu(const struct mt_config *cfg)
+{
+	uint32_t page = cfg->frame_size < 4096 ? cfg->frame_size : 4096;
+
+	return page - MT_XDP_HEADROOM - MT_SKB_SHINFO - MT_L2_OVERHEAD;
+}
+
+static bool driver_is(const char *ifn, const char *name)
+{
+	char path[128], target[PATH_MAX];
+	ssize_t n;
+	const char *base;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/device/driver", ifn);
+	n = readlink(path, target, sizeof(target) - 1);
+	if (n <= 0)
+		return false;
+	target[n] = '\0';
+	base = strrchr(target, '/');
+	return !strcmp(base ? base + 1 : target, name);
+}
+
+/* ENA cannot run XDP with more than half its maximum queues (XDP_TX). */
+static int check_ena_queues(const char *ifn)
+{
+	struct ethtool_channels ch = { .cmd = ETHTOOL_GCHANNELS };
+	struct ifreq ifr;
+	int fd, ret = 0;
+
+	if (!driver_is(ifn, "ena"))
+		return 0;
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return 0;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "%s", ifn);
+	ifr.ifr_data = (void *)&ch;
+	if (!ioctl(fd, SIOCETHTOOL, &ifr) && ch.max_combined &&
+	    ch.combined_count > ch.max_combined / 2) {
+		mt_log(MT_LOG_ERROR,
+		       "%s (ENA) uses %u queues, but XDP on ENA needs at most "
+		       "half of the maximum %u; run: ethtool -L %s combined %u",
+		       ifn, ch.combined_count, ch.max_combined, ifn,
+		       ch.max_combined / 2);
+		ret = -EINVAL;
+	}
+	close(fd);
+	return ret;
+}
+
+/* ---- queues and CPUs ---------------------------------------------------- */
+
+static unsigned count_rx_queues(const char *ifn)
+{
+	char path[128];
+	struct dirent *e;
+	unsigned n = 0;
+	DIR *d;
+
+	snprintf(path, sizeof(path), "/sys/class/net/%s/queues", ifn);
+	d = opendir(path);
+	if (!d)
+		return 1;
+	while ((e = readdir(d)))
+		n += !strncmp(e->d_name, "rx-", 3);
+	closedir(d);
+	return n ? n : 1;
+}
+
+static int select_queues(struct live *lv)
+{
+	const char *ifn = lv->cfg->interface, *p = lv->cfg->queues;
+	unsigned have = count_rx_queues(ifn);
+
+	lv->nqueues = 0;
+	if (!strcmp(p, "all")) {
+		if (have > MT_XDP_MAX_QUEUES)
+			have = MT_XDP_MAX_QUEUES;
+		for (unsigned q = 0; q < have; q++)
+			lv->queues[lv->nqueues++] = q;
+		return 0;
+	}
+	while (*p) {
+		char *end;
+		unsigned long lo = strtoul(p, &end, 10), hi = lo;
+
+		if (*end == '-')
+			hi = strtoul(end + 1, &end, 10);
+		for (unsigned long q = lo; q <= hi; q++) {
+			if (q >= have) {
+				mt_log(MT_LOG_ERROR,
+				       "queues: %s has %u rx queue%s (0-%u), "
+				       "there is no queue %lu; set queues = "
+				       "all or a list within 0-%u",
+				       ifn, have, have == 1 ? "" : "s",
+				       have - 1, q, have - 1);
+				return -EINVAL;
+			}
+			if (lv->nqueues < MT_XDP_MAX_QUEUES)
+				lv->queues[lv->nqueues++] = q;
+		}
+		p = *end == ',' ? end + 1 : end;
+		if (end == p && *p)
+			break; /* config.c validated the syntax */
+	}
+	return lv->nqueues ? 0 : -EINVAL;
+}
+
+/* Does the last word of an /proc/interrupts line name ifn's queue q? */
+static bool irq_name_matches(const char *name, const char *ifn, unsigned q)
+{
+	size_t ln = strlen(ifn), n = strlen(name);
+	const char *dash;
+
+	if (strncmp(name, ifn, ln) || (name[ln] != '-' && name[ln] != '.'))
+		return false;
+	dash = strrchr(name, '-');
+	if (!dash || dash < name + ln || !isdigit((unsigned char)dash[1]))
+		return false;
+	(void)n;
+	return strtoul(dash + 1, NULL, 10) == q;
+}
+
+/* The first CPU in the affinity of queue q's interrupt, or -1. */
+static int queue_irq_cpu(const char *ifn, unsigned q)
+{
+	char line[4096], path[64];
+	FILE *f = fopen("/proc/interrupts", "r");
+	int irq = -1, cpu = -1;
+
+	if (!f)
+		return -1;
+	while (irq < 0 && fgets(line, sizeof(line), f)) {
+		char *last, *end = line + strlen(line);
+
+		while (end > line && isspace((unsigned char)end[-1]))
+			*--end = '\0';
+		last = strrchr(line, ' ');
+		if (last && irq_name_matches(last + 1, ifn, q))
+			irq = atoi(line);
+	}
+	fclose(f);
+	if (irq < 0)
+		return -1;
+	snprintf(path, sizeof(path), "/proc/irq/%d/smp_affinity_list", irq);
+	f = fopen(path, "r");
+	if (!f)
+		return -1;
+	if (fscanf(f, "%d", &cpu) != 1)
+		cpu = -1;
+	fclose(f);
+	return cpu;
+}
+
+/* The n-th CPU this process may run on (round robin), or -1. */
+static int nth_allowed_cpu(unsigned n)
+{
+	cpu_set_t set;
+	int count;
+
+	if (sched_getaffinity(0, sizeof(set), &set))
+		return -1;
+	count = CPU_COUNT(&set);
+	if (!count)
+		return -1;
+	n %= (unsigned)count;
+	for (int c = 0; c < CPU_SETSIZE; c++)
+		if (CPU_ISSET(c, &set) && n-- == 0)
+			return c;
+	return -1;
+}
+
+/* ---- clocks, rules ------------------------------------------------------ */
+
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * NSEC + ts.tv_nsec;
+}
+
+/* TAI - UTC is a whole number of seconds; reading around it finds it. */
+static void update_tai_offset(struct live *lv)
+{
+	uint64_t t1 = clock_ns(CLOCK_TAI), rt = clock_ns(CLOCK_REALTIME);
+	uint64_t t2 = clock_ns(CLOCK_TAI);
+	int64_t diff = (int64_t)((t1 / 2 + t2 / 2) - rt);
+	int64_t secs = (diff + (int64_t)NSEC / 2) / (int64_t)NSEC;
+
+	atomic_store_explicit(&lv->tai_offset_ns, secs * (int64_t)NSEC,
+			      memory_order_relaxed);
+}
+
+static int load_rules(const struct mt_config *cfg, struct mt_ruleset **out)
+{
+	struct mt_err err;
+
+	*out = NULL;
+	if (!cfg->rules[0])
+		return 0;
+	*out = mt_ruleset__load(cfg->rules,
+				cfg->filter_id[0] ? cfg->filter_id : NULL, &err);
+	if (!*out) {
+		mt_log(MT_LOG_ERROR, "%s", err.msg);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static uint64_t min_worker_gen(const struct live *lv)
+{
+	uint64_t min = UINT64_MAX;
+
+	for (unsigned i = 0; i < lv->nworkers; i++) {
+		uint64_t g = mt_worker_rules_gen(lv->workers[i]);
+
+		if (g < min)
+			min = g;
+	}
+	return min;
+}
+
+static void free_seen_rules(struct live *lv, bool all)
+{
+	struct pending_rules **pp = &lv->pending;
+	uint64_t min = min_worker_gen(lv);
+
+	while (*pp) {
+		struct pending_rules *p = *pp;
+
+		if (all || p->gen <= min) {
+			*pp = p->next;
+			if (p->rs)
+				mt_ruleset__destroy(p->rs);
+			free(p);
+		} else {
+			pp = &p->next;
+		}
+	}
+}
+
+static void reload_rules(struct live *lv)
+{
+	struct pending_rules *p;
+	struct mt_ruleset *rs, *old;
+
+	if (!lv->cfg->rules[0]) {
+		mt_log(MT_LOG_INFO, "SIGHUP: no rules file configured; the "
+				    "filter stays off");
+		return;
+	}
+	if (load_rules(lv->cfg, &rs)) {
+		lv->reload_failures++;
+		mt_log(MT_LOG_ERROR, "reload failed; the previous rules stay "
+				     "in force");
+		return;
+	}
+	p = calloc(1, sizeof(*p));
+	if (!p) {
+		mt_ruleset__destroy(rs);
+		lv->reload_failures++;
+		return;
+	}
+	old = mt_rules_ref_publish(&lv->ref, rs);
+	p->rs = old;
+	p->gen = atomic_load_explicit(&lv->ref.gen, memory_order_acquire);
+	p->next = lv->pending;
+	lv->pending = p;
+	lv->rs = rs;
+	lv->reloads++;
+	mt_log(MT_LOG_INFO, "reloaded %s: %zu rule%s", lv->cfg->rules,
+	       mt_ruleset_count(rs), mt_ruleset_count(rs) == 1 ? "" : "s");
+}
+
+/* ---- the summary -------------------------------------------------------- */
+
+static void print_summary(const struct live *lv, FILE *out)
+{
+	static const char *const xdp_names[] = MT_XDP_COUNTER_NAMES;
+	uint64_t xc[MT_XDP_CNT__MAX] = { 0 };
+	struct mt_pipeline_stats st = { 0 };
+	struct mt_writer_stats ws = { 0 };
+	struct mt_segmenter_stats ss;
+	uint64_t no_meta = 0, multibuf = 0, cut = 0;
+
+	fprintf(out, "interface             %s, %s XDP (%s program), %u "
+		     "queue%s\n",
+		lv->cfg->interface,
+		lv->xdp ? mt_xdp_loader_mode_name(lv->xdp) : "-",
+		lv->xdp && mt_xdp_loader_frags(lv->xdp) ? "multi-buffer" :
+							  "single-buffer",
+		lv->nworkers, lv->nworkers == 1 ? "" : "s");
+	if (lv->xdp && !mt_xdp_loader_counters(lv->xdp, xc)) {
+		fprintf(out, "xdp\n");
+		for (int i = 0; i < MT_XDP_CNT__MAX; i++)
+			fprintf(out, "  %-19s %llu\n", xdp_names[i],
+				(unsigned long long)xc[i]);
+	}
+	for (unsigned i = 0; i < lv->nworkers; i++) {
+		const struct mt_worker *wk = lv->workers[i];
+		const struct mt_pipeline_stats *s = &wk->p.stats;
+		const struct mt_writer_stats *w = mt_writer_stats(wk->w);
+		struct xdp_statistics xs;
+
+		if (!mt_xsk_stats(wk->xsk, &xs))
+			fprintf(out,
+				"socket queue %-8u %s%s, cpu %d: rx_dropped "
+				"%llu, rx_invalid_descs %llu, rx_ring_full "
+				"%llu, rx_fill_ring_empty %llu, frames %llu\n",
+				wk->xsk->queue,
+				wk->xsk->zerocopy ? "zero-copy" : "copy",
+				wk->xsk->sg ? "+sg" : "", wk->cpu,
+				(unsigned long long)xs.rx_dropped,
+				(unsigned long long)xs.rx_invalid_descs,
+				(unsigned long long)xs.rx_ring_full,
+				(unsigned long long)xs.rx_fill_ring_empty_descs,
+				(unsigned long long)s->frames);
+		st.frames += s->frames;
+		st.frame_bytes += s->frame_bytes;
+		st.decap_ok += s->decap_ok;
+		for (int d = 0; d < MT_DECAP__MAX; d++)
+			st.decap[d] += s->decap[d];
+		for (int d = 0; d < MT_INNER__MAX; d++)
+			st.inner[d] += s->inner[d];
+		for (int d = 0; d < MT_DIR__MAX; d++) {
+			st.dir_packets[d] += s->dir_packets[d];
+			st.dir_bytes[d] += s->dir_bytes[d];
+		}
+		st.accepted += s->accepted;
+		st.rejected += s->rejected;
+		st.unmatched += s->unmatched;
+		st.written += s->written;
+		st.write_dropped += s->write_dropped;
+		ws.dropped_stopped += w->dropped_stopped;
+		ws.dropped_disk_full += w->dropped_disk_full;
+		ws.dropped_io_error += w->dropped_io_error;
+		no_meta += wk->stats.no_meta;
+		multibuf += wk->stats.multibuf;
+		cut += wk->stats.multibuf_cut;
+	}
+	fprintf(out, "frames received       %llu (%llu bytes)\n",
+		(unsigned long long)st.frames,
+		(unsigned long long)st.frame_bytes);
+	if (no_meta || multibuf)
+		fprintf(out,
+			"  without metadata    %llu\n"
+			"  multi-buffer        %llu (%llu cut at the bounce "
+			"buffer)\n",
+			(unsigned long long)no_meta,
+			(unsigned long long)multibuf, (unsigned long long)cut);
+	fprintf(out, "VXLAN decapsulated    %llu\n",
+		(unsigned long long)st.decap_ok);
+	for (int i = 1; i < MT_DECAP__MAX; i++)
+		if (st.decap[i])
+			fprintf(out, "  %-19s %llu\n", mt_decap_status_name(i),
+				(unsigned long long)st.decap[i]);
+	fprintf(out, "inner frames\n");
+	for (int i = 0; i < MT_INNER__MAX; i++)
+		if (st.inner[i] || i == MT_INNER_OK)
+			fprintf(out, "  %-19s %llu\n", mt_inner_status_name(i),
+				(unsigned long long)st.inner[i]);
+	fprintf(out, "direction\n");
+	for (int i = MT_DIR_INGRESS; i < MT_DIR__MAX + MT_DIR_INGRESS; i++) {
+		int dir = i % MT_DIR__MAX;
+
+		fprintf(out, "  %-19s %llu packets, %llu bytes\n",
+			mt_direction_name(dir),
+			(unsigned long long)st.dir_packets[dir],
+			(unsigned long long)st.dir_bytes[dir]);
+	}
+	if (lv->rs)
+		fprintf(out, "filter                %s, %zu rule%s (%llu "
+			     "reload%s, %llu failed)\n",
+			lv->cfg->rules, mt_ruleset_count(lv->rs),
+			mt_ruleset_count(lv->rs) == 1 ? "" : "s",
+			(unsigned long long)lv->reloads,
+			lv->reloads == 1 ? "" : "s",
+			(unsigned long long)lv->reload_failures);
+	else
+		fprintf(out, "filter                off (no rules file: "
+			     "everything is captured)\n");
+	fprintf(out, "accepted              %llu\n",
+		(unsigned long long)st.accepted);
+	fprintf(out, "rejected              %llu\n",
+		(unsigned long long)st.rejected);
+	fprintf(out, "unmatched             %llu (not captured)\n",
+		(unsigned long long)st.unmatched);
+	fprintf(out, "written               %llu record%s\n",
+		(unsigned long long)st.written, st.written == 1 ? "" : "s");
+	fprintf(out, "dropped by writer     %llu",
+		(unsigned long long)st.write_dropped);
+	if (st.write_dropped)
+		fprintf(out, " (stopped %llu, disk full %llu, I/O error %llu)",
+			(unsigned long long)ws.dropped_stopped,
+			(unsigned long long)ws.dropped_disk_full,
+			(unsigned long long)ws.dropped_io_error);
+	fputc('\n', out);
+	if (lv->sg) {
+		mt_segmenter_stats(lv->sg, &ss);
+		fprintf(out,
+			"segments              %llu opened, %llu sealed, %llu "
+			"recovered at start, in %s\n",
+			(unsigned long long)ss.segments_opened,
+			(unsigned long long)ss.segments_sealed,
+			(unsigned long long)ss.segments_recovered,
+			lv->cfg->seg.dir);
+	}
+}
+
+/* ---- start and stop ----------------------------------------------------- */
+
+/* Same sizing as offline: small rotate sizes get small buffers. */
+static size_t writer_bufsize(const struct mt_config *cfg)
+{
+	uint64_t size = cfg->writer_buffer;
+	uint64_t floor = (uint64_t)cfg->seg.snaplen + MT_PCAP_REC_HDR_LEN;
+
+	if (cfg->seg.rotate_bytes && size > cfg->seg.rotate_bytes / 8)
+		size = cfg->seg.rotate_bytes / 8;
+	if (size < floor)
+		size = floor;
+	return size;
+}
+
+static enum mt_bind_mode bind_mode(const char *s)
+{
+	if (!strcmp(s, "zerocopy"))
+		return MT_BIND_ZEROCOPY;
+	if (!strcmp(s, "copy"))
+		return MT_BIND_COPY;
+	return MT_BIND_AUTO;
+}
+
+static int start_xdp(struct live *lv)
+{
+	const struct mt_config *cfg = lv->cfg;
+	unsigned limit = single_buffer_mtu(cfg);
+	struct mt_xdp_loader_opts o = {
+		.ifname = cfg->interface,
+		.ifindex = lv->ifindex,
+		.vxlan_port = cfg->vxlan_port,
+		.generic = !strcmp(cfg->xdp_mode, "generic"),
+		.frags = lv->mtu > limit,
+		.allow_sources = cfg->allow_sources,
+		.nallow_sources = cfg->nallow_sources,
+		.allow_vnis = cfg->allow_vnis,
+		.nallow_vnis = cfg->nallow_vnis,
+	};
+	struct mt_err err;
+
+	if (o.frags)
+		mt_log(MT_LOG_INFO,
+		       "%s: MTU %u is above %u, the largest single-buffer XDP "
+		       "frame: using the multi-buffer program",
+		       cfg->interface, lv->mtu, limit);
+	if (!cfg->nallow_sources)
+		mt_log(MT_LOG_WARN,
+		       "no allow_sources: anyone who can reach UDP %u on %s "
+		       "can inject packets into the captures; set "
+		       "--allow-source CIDR (the mirror sources' subnets)",
+		       cfg->vxlan_port, cfg->interface);
+	lv->xdp = mt_xdp_loader__create(&o, &err);
+	if (lv->xdp)
+		return 0;
+	mt_log(MT_LOG_ERROR, "%s", err.msg);
+	if (o.frags)
+		mt_log(MT_LOG_ERROR,
+		       "%s: MTU %u needs XDP multi-buffer, which this "
+		       "driver or kernel may lack; lower it (ip link set dev "
+		       "%s mtu %u) and set the mirror sessions' packet length "
+		       "to at most %u",
+		       cfg->interface, lv->mtu, cfg->interface, limit,
+		       limit - MT_MIRROR_OVERHEAD4);
+	return -EINVAL;
+}
+
+static int start_workers(struct live *lv)
+{
+	const struct mt_config *cfg = lv->cfg;
+	int map_fd = mt_xdp_loader_xsks_map_fd(lv->xdp);
+	bool frags = mt_xdp_loader_frags(lv->xdp);
+	struct mt_err err;
+
+	for (unsigned i = 0; i < lv->nqueues; i++) {
+		struct mt_xsk_opts xo = {
+			.ifname = cfg->interface,
+			.queue = lv->queues[i],
+			.frame_size = cfg->frame_size,
+			.ring_size = cfg->ring_size,
+			.bind_mode = bind_mode(cfg->bind_mode),
+			.want_sg = frags,
+			.busy_poll = cfg->busy_poll,
+			.batch_size = cfg->batch_size,
+			.xsks_map_fd = map_fd,
+		};
+		struct mt_worker_opts wo = {
+			.batch_size = cfg->batch_size < cfg->ring_size ?
+					      cfg->batch_size :
+					      cfg->ring_size,
+			/* Jumbo frames (9001) and some room. */
+			.bounce_size = 16384 > lv->mtu + 64 ? 16384 :
+							      lv->mtu + 64,
+			.sessions = &cfg->sessions,
+			.rules = &lv->ref,
+			.sg = lv->sg,
+			.writer_bufsize = writer_bufsize(cfg),
+			.vxlan_port = cfg->vxlan_port,
+			.stop = &lv->stop,
+			.tai_offset_ns = &lv->tai_offset_ns,
+		};
+		struct mt_worker *wk;
+		int ret;
+
+		wo.xsk = mt_xsk__create(&xo, &err);
+		if (!wo.xsk) {
+			mt_log(MT_LOG_ERROR, "%s", err.msg);
+			return -EINVAL;
+		}
+		if (frags && !wo.xsk->sg)
+			mt_log(MT_LOG_WARN,
+			       "%s queue %u: the kernel has no AF_XDP "
+			       "multi-buffer (XDP_USE_SG, Linux 6.6+): frames "
+			       "above %u bytes are lost; set the mirror "
+			       "sessions' packet length to at most %u",
+			       cfg->interface, xo.queue,
+			       single_buffer_mtu(cfg) + MT_L2_OVERHEAD,
+			       single_buffer_mtu(cfg) - MT_MIRROR_OVERHEAD4);
+		wo.cpu = queue_irq_cpu(cfg->interface, xo.queue);
+		if (wo.cpu < 0)
+			wo.cpu = nth_allowed_cpu(i);
+		wk = mt_worker__create(&wo);
+		if (!wk) {
+			ret = -errno;
+			mt_log(MT_LOG_ERROR, "queue %u: cannot create a worker: %s",
+			       xo.queue, strerror(-ret));
+			mt_xsk__destroy(wo.xsk, map_fd);
+			return ret;
+		}
+		lv->workers[lv->nworkers++] = wk;
+		ret = mt_worker__start(wk);
+		if (ret) {
+			mt_log(MT_LOG_ERROR,
+			       "queue %u: cannot start a worker thread: %s",
+			       xo.queue, strerror(-ret));
+			return ret;
+		}
+		mt_log(MT_LOG_INFO,
+		       "%s queue %u: AF_XDP %s%s, worker on cpu %d",
+		       cfg->interface, xo.queue,
+		       wo.xsk->zerocopy ? "zero-copy" : "copy",
+		       wo.xsk->sg ? " multi-buffer" : "", wo.cpu);
+	}
+	return 0;
+}
+
+static void stop_workers(struct live *lv)
+{
+	atomic_store(&lv->stop, true);
+	for (unsigned i = 0; i < lv->nworkers; i++)
+		mt_worker__join(lv->workers[i]);
+}
+
+static void destroy_workers(struct live *lv)
+{
+	int map_fd = lv->xdp ? mt_xdp_loader_xsks_map_fd(lv->xdp) : -1;
+
+	for (unsigned i = 0; i < lv->nworkers; i++)
+		mt_worker__destroy(lv->workers[i], map_fd);
+	lv->nworkers = 0;
+}
+
+static int open_fds(struct live *lv, const sigset_t *mask)
+{
+	struct itimerspec its = {
+		.it_interval = { 0, TICK_NS },
+		.it_value = { 0, TICK_NS },
+	};
+
+	lv->sfd = signalfd(-1, mask, SFD_CLOEXEC | SFD_NONBLOCK);
+	if (lv->sfd < 0)
+		return -errno;
+	lv->tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC | TFD_NONBLOCK);
+	if (lv->tfd < 0 || timerfd_settime(lv->tfd, 0, &its, NULL))
+		return -errno;
+	return 0;
+}
+
+static int control_loop(struct live *lv)
+{
+	struct pollfd pfd[2] = {
+		{ .fd = lv->sfd, .events = POLLIN },
+		{ .fd = lv->tfd, .events = POLLIN },
+	};
+	int ret = 0;
+
+	for (;;) {
+		struct signalfd_siginfo si;
+		uint64_t ticks;
+
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (pfd[1].revents &&
+		    read(lv->tfd, &ticks, sizeof(ticks)) == sizeof(ticks)) {
+			update_tai_offset(lv);
+			if (mt_segmenter_tick(lv->sg, clock_ns(CLOCK_REALTIME)))
+				ret = 1;
+			free_seen_rules(lv, false);
+		}
+		while (read(lv->sfd, &si, sizeof(si)) == sizeof(si)) {
+			if (si.ssi_signo == SIGHUP) {
+				reload_rules(lv);
+				continue;
+			}
+			mt_log(MT_LOG_INFO, "%s: stopping",
+			       strsignal((int)si.ssi_signo));
+			return ret;
+		}
+	}
+}
+
+int mt_live_run(const struct mt_config *cfg)
+{
+	struct live *lv;
+	sigset_t mask, old;
+	struct mt_err err;
+	int ret = 1, rc;
+
+	lv = calloc(1, sizeof(*lv));
+	if (!lv) {
+		mt_log(MT_LOG_ERROR, "out of memory");
+		return 1;
+	}
+	lv->cfg = cfg;
+	lv->sfd = lv->tfd = -1;
+	atomic_init(&lv->stop, false);
+	atomic_init(&lv->tai_offset_ns, 0);
+
+	/* Before any thread (segmenter, workers): they inherit the mask. */
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGINT);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGHUP);
+	sigprocmask(SIG_BLOCK, &mask, &old);
+	signal(SIGPIPE, SIG_IGN);
+
+	if (!cfg->interface[0]) {
+		mt_log(MT_LOG_ERROR, "no interface: give -i IFACE or set "
+				     "interface in [capture]");
+		goto out_free;
+	}
+	if (check_privileges() || check_interface(lv) ||
+	    check_ena_queues(cfg->interface) || check_bpffs() ||
+	    select_queues(lv))
+		goto out_free;
+	rc = open_fds(lv, &mask);
+	if (rc) {
+		mt_log(MT_LOG_ERROR, "signalfd/timerfd: %s", strerror(-rc));
+		goto out_fds;
+	}
+	if (load_rules(cfg, &lv->rs))
+		goto out_fds;
+	mt_rules_ref_init(&lv->ref, lv->rs);
+	update_tai_offset(lv);
+
+	lv->sg = mt_segmenter__create(&cfg->seg, &err);
+	if (!lv->sg) {
+		mt_log(MT_LOG_ERROR, "%s", err.msg);
+		goto out_rules;
+	}
+	if (start_xdp(lv))
+		goto out_segmenter;
+	if (start_workers(lv))
+		goto out_workers;
+	mt_log(MT_LOG_INFO,
+	       "capturing VXLAN (UDP %u) on %s with %u worker%s; segments "
+	       "in %s; filter %s",
+	       cfg->vxlan_port, cfg->interface, lv->nworkers,
+	       lv->nworkers == 1 ? "" : "s", cfg->seg.dir,
+	       lv->rs ? cfg->rules : "off");
+
+	ret = control_loop(lv) ? 1 : 0;
+
+out_workers:
+	stop_workers(lv);
+	print_summary(lv, stdout);
+	fflush(stdout);
+	destroy_workers(lv);
+	mt_xdp_loader__destroy(lv->xdp);
+	lv->xdp = NULL;
+out_segmenter:
+	mt_segmenter__destroy(lv->sg);
+	lv->sg = NULL;
+out_rules:
+	free_seen_rules(lv, true);
+	if (lv->rs)
+		mt_ruleset__destroy(lv->rs);
+out_fds:
+	if (lv->sfd >= 0)
+		close(lv->sfd);
+	if (lv->tfd >= 0)
+		close(lv->tfd);
+out_free:
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(lv);
+	return ret;
+}

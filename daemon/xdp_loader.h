@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: GPL-2.0-only */
+/*
+ * The XDP side of live capture: open the embedded program (skeleton), set
+ * its knobs and allow-lists, attach it to the interface through libxdp and
+ * take it off again.  AF_XDP sockets are added to its XSKMAP by xsk.c.
+ */
+#ifndef MT_XDP_LOADER_H
+#define MT_XDP_LOADER_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "mirror-target/ip.h"
+#include "mirror-target/log.h"
+#include "mt_xdp.h"
+
+struct mt_xdp_loader_opts {
+	const char *ifname;
+	int ifindex;
+	uint16_t vxlan_port;
+	bool generic; /* xdp_mode = generic: skip native */
+	bool frags;   /* load mt_xdp_frags (frames larger than a page) */
+	const struct mt_cidr *allow_sources;
+	unsigned nallow_sources;
+	const uint32_t *allow_vnis;
+	unsigned nallow_vnis;
+};
+
+struct mt_xdp_loader;
+
+/*
+ * Loads and attaches (native, else generic with a warning).  A program of
+ * ours left on the interface by a crashed instance is detached first.
+ * Returns NULL with err set.
+ */
+struct mt_xdp_loader *mt_xdp_loader__create(const struct mt_xdp_loader_opts *o,
+					    struct mt_err *err);
+/* Detaches the program (the interface is the kernel's again) and frees. */
+void mt_xdp_loader__destroy(struct mt_xdp_loader *l);
+
+int mt_xdp_loader_xsks_map_fd(const struct mt_xdp_loader *l);
+/* "native" or "generic" */
+const char *mt_xdp_loader_mode_name(const struct mt_xdp_loader *l);
+bool mt_xdp_loader_frags(const struct mt_xdp_loader *l);
+/* Sums the per-CPU counters into out; 0 or -errno. */
+int mt_xdp_loader_counters(const struct mt_xdp_loader *l,
+			   uint64_t out[MT_XDP_CNT__MAX]);
+
+/* true when a program named like ours is attached to ifindex. */
+bool mt_xdp_loader_attached(int ifindex);
+
+#endif /* MT_XDP_LOADER_H */
