@@ -392,8 +392,8 @@ static int load_rules(const struct mt_config *cfg, struct mt_ruleset **out)
 	*out = NULL;
 	if (!cfg->rules[0])
 		return 0;
-	*out = mt_ruleset__load(cfg->rules,
-				cfg->filter_id[0] ? cfg->filter_id : NULL, &err);
+	*out = mt_ruleset__load(
+		cfg->rules, cfg->filter_id[0] ? cfg->filter_id : NULL, &err);
 	if (!*out) {
 		mt_log(MT_LOG_ERROR, "%s", err.msg);
 		return -EINVAL;
@@ -468,17 +468,60 @@ static void reload_rules(struct live *lv)
 
 /* ---- the summary -------------------------------------------------------- */
 
+static const char *rule_dir_name(uint8_t dir)
+{
+	switch (dir) {
+	case MT_RULE_INGRESS:
+		return "ingress";
+	case MT_RULE_EGRESS:
+		return "egress";
+	default:
+		return "any";
+	}
+}
+
+/* Per-rule hits since the last reload, summed over the workers. */
+static void print_rule_hits(const struct live *lv, FILE *out)
+{
+	size_t n = lv->rs ? mt_ruleset_count(lv->rs) : 0;
+
+	if (!n)
+		return;
+	fprintf(out, "rule hits%s\n  %6s %-6s %-7s %12s %14s  %s\n",
+		lv->reloads ? " (since the last reload)" : "", "number",
+		"action", "dir", "packets", "bytes", "description");
+	for (size_t i = 0; i < n; i++) {
+		const struct mt_rule *rule = mt_ruleset_rule(lv->rs, i);
+		uint64_t pk = 0, by = 0;
+
+		for (unsigned w = 0; w < lv->nworkers; w++) {
+			const struct mt_pipeline *p = &lv->workers[w]->p;
+
+			/* Workers are joined: their view is final. */
+			if (p->rs == lv->rs && i < p->nhits) {
+				pk += p->hits[i].packets;
+				by += p->hits[i].bytes;
+			}
+		}
+		fprintf(out, "  %6u %-6s %-7s %12llu %14llu  %s\n",
+			rule->number,
+			rule->action == MT_ACTION_REJECT ? "reject" : "accept",
+			rule_dir_name(rule->dir), (unsigned long long)pk,
+			(unsigned long long)by, rule->desc);
+	}
+}
+
 static void print_summary(const struct live *lv, FILE *out)
 {
 	static const char *const xdp_names[] = MT_XDP_COUNTER_NAMES;
 	uint64_t xc[MT_XDP_CNT__MAX] = { 0 };
 	struct mt_pipeline_stats st = { 0 };
 	struct mt_writer_stats ws = { 0 };
-	struct mt_segmenter_stats ss;
 	uint64_t no_meta = 0, multibuf = 0, cut = 0;
 
-	fprintf(out, "interface             %s, %s XDP (%s program), %u "
-		     "queue%s\n",
+	fprintf(out,
+		"interface             %s, %s XDP (%s program), %u "
+		"queue%s\n",
 		lv->cfg->interface,
 		lv->xdp ? mt_xdp_loader_mode_name(lv->xdp) : "-",
 		lv->xdp && mt_xdp_loader_frags(lv->xdp) ? "multi-buffer" :
@@ -563,8 +606,9 @@ static void print_summary(const struct live *lv, FILE *out)
 			(unsigned long long)st.dir_bytes[dir]);
 	}
 	if (lv->rs)
-		fprintf(out, "filter                %s, %zu rule%s (%llu "
-			     "reload%s, %llu failed)\n",
+		fprintf(out,
+			"filter                %s, %zu rule%s (%llu "
+			"reload%s, %llu failed)\n",
 			lv->cfg->rules, mt_ruleset_count(lv->rs),
 			mt_ruleset_count(lv->rs) == 1 ? "" : "s",
 			(unsigned long long)lv->reloads,
@@ -579,6 +623,7 @@ static void print_summary(const struct live *lv, FILE *out)
 		(unsigned long long)st.rejected);
 	fprintf(out, "unmatched             %llu (not captured)\n",
 		(unsigned long long)st.unmatched);
+	print_rule_hits(lv, out);
 	fprintf(out, "written               %llu record%s\n",
 		(unsigned long long)st.written, st.written == 1 ? "" : "s");
 	fprintf(out, "dropped by writer     %llu",
@@ -589,16 +634,31 @@ static void print_summary(const struct live *lv, FILE *out)
 			(unsigned long long)ws.dropped_disk_full,
 			(unsigned long long)ws.dropped_io_error);
 	fputc('\n', out);
-	if (lv->sg) {
-		mt_segmenter_stats(lv->sg, &ss);
-		fprintf(out,
-			"segments              %llu opened, %llu sealed, %llu "
-			"recovered at start, in %s\n",
-			(unsigned long long)ss.segments_opened,
-			(unsigned long long)ss.segments_sealed,
-			(unsigned long long)ss.segments_recovered,
-			lv->cfg->seg.dir);
-	}
+}
+
+static bool is_segment_name(const char *name, const char *prefix)
+{
+	size_t pl = strlen(prefix), n = strlen(name);
+
+	if (strncmp(name, prefix, pl) || name[pl] != '-')
+		return false;
+	return (n > 5 && !strcmp(name + n - 5, ".pcap")) ||
+	       (n > 8 && !strcmp(name + n - 8, ".pcap.gz"));
+}
+
+/* Sealed segments in the directory: to report the ones this run made. */
+static size_t count_segments(const struct mt_config *cfg)
+{
+	DIR *d = opendir(cfg->seg.dir);
+	struct dirent *e;
+	size_t n = 0;
+
+	if (!d)
+		return 0;
+	while ((e = readdir(d)))
+		n += is_segment_name(e->d_name, cfg->seg.prefix);
+	closedir(d);
+	return n;
 }
 
 /* ---- start and stop ----------------------------------------------------- */
@@ -725,8 +785,9 @@ static int start_workers(struct live *lv)
 		wk = mt_worker__create(&wo);
 		if (!wk) {
 			ret = -errno;
-			mt_log(MT_LOG_ERROR, "queue %u: cannot create a worker: %s",
-			       xo.queue, strerror(-ret));
+			mt_log(MT_LOG_ERROR,
+			       "queue %u: cannot create a worker: %s", xo.queue,
+			       strerror(-ret));
 			mt_xsk__destroy(wo.xsk, map_fd);
 			return ret;
 		}
@@ -819,7 +880,11 @@ int mt_live_run(const struct mt_config *cfg)
 {
 	struct live *lv;
 	sigset_t mask, old;
+	struct mt_segmenter_stats ss;
 	struct mt_err err;
+	char *sum_buf = NULL;
+	size_t sum_len = 0, nseg_before = 0;
+	FILE *summary;
 	int ret = 1, rc;
 
 	lv = calloc(1, sizeof(*lv));
@@ -864,6 +929,7 @@ int mt_live_run(const struct mt_config *cfg)
 		mt_log(MT_LOG_ERROR, "%s", err.msg);
 		goto out_rules;
 	}
+	nseg_before = count_segments(cfg);
 	if (start_xdp(lv))
 		goto out_segmenter;
 	if (start_workers(lv))
@@ -879,11 +945,31 @@ int mt_live_run(const struct mt_config *cfg)
 
 out_workers:
 	stop_workers(lv);
-	print_summary(lv, stdout);
-	fflush(stdout);
+	/*
+	 * Socket and XDP counters exist only until teardown, sealing happens
+	 * at its end: the summary is made now and printed after it.
+	 */
+	summary = open_memstream(&sum_buf, &sum_len);
+	if (summary) {
+		print_summary(lv, summary);
+		fclose(summary);
+	}
+	mt_segmenter_stats(lv->sg, &ss);
 	destroy_workers(lv);
 	mt_xdp_loader__destroy(lv->xdp);
 	lv->xdp = NULL;
+	mt_segmenter__destroy(lv->sg);
+	lv->sg = NULL;
+	if (sum_buf)
+		fputs(sum_buf, stdout);
+	free(sum_buf);
+	printf("segments sealed       %zu in %s (%llu .part file%s "
+	       "recovered at start)\n",
+	       count_segments(cfg) - nseg_before, cfg->seg.dir,
+	       (unsigned long long)ss.segments_recovered,
+	       ss.segments_recovered == 1 ? "" : "s");
+	fflush(stdout);
+	goto out_rules;
 out_segmenter:
 	mt_segmenter__destroy(lv->sg);
 	lv->sg = NULL;

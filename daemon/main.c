@@ -40,8 +40,7 @@ static void usage(void)
 	mt_format_duration(def->seg.rotate_interval, rint, sizeof(rint));
 	printf("Usage: mirror-targetd --read FILE --output-dir DIR "
 	       "[OPTION]...\n"
-	       "       mirror-targetd -i IFACE [OPTION]...   (live capture: "
-	       "not implemented yet)\n"
+	       "       mirror-targetd -i IFACE [OPTION]...\n"
 	       "\n"
 	       "Receive AWS VPC Traffic Mirroring traffic: strip the VXLAN "
 	       "encapsulation (UDP\n"
@@ -111,8 +110,29 @@ static void usage(void)
 	       "      --dump-config        print the effective configuration, "
 	       "commented, and\n"
 	       "                           exit\n"
-	       "  -i, --interface IFACE    live capture on IFACE (not "
-	       "implemented yet)\n"
+	       "\n"
+	       "Live capture (-i; needs root or CAP_NET_ADMIN, CAP_NET_RAW, "
+	       "CAP_BPF and\n"
+	       "CAP_SYS_ADMIN; reads %s when it exists and\n"
+	       "no --config is given; SIGTERM/SIGINT stop, SIGHUP reloads the "
+	       "rules):\n"
+	       "  -i, --interface IFACE    capture the mirrored VXLAN arriving "
+	       "on IFACE (XDP +\n"
+	       "                           AF_XDP); everything else stays the "
+	       "kernel's\n"
+	       "      --queues all|LIST    rx queues to capture, e.g. 0,2-3 "
+	       "(default all)\n"
+	       "      --bind-mode MODE     auto, zerocopy or copy (default "
+	       "auto)\n"
+	       "      --xdp-mode MODE      native or generic (default native; "
+	       "native falls back\n"
+	       "                           to generic when the driver has no "
+	       "XDP)\n"
+	       "      --allow-source CIDR  accept VXLAN only from these outer "
+	       "sources; repeatable\n"
+	       "      --vni N              accept only these VNIs (sessions); "
+	       "repeatable\n"
+	       "\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
 	       "\n"
@@ -130,6 +150,9 @@ static void usage(void)
 	       "    mirror-targetd --read vxlan.pcap --output-dir /tmp/seg "
 	       "--rules filters.json \\\n"
 	       "        --filter-id tmf-0123456789abcdef0\n"
+	       "  Capture live on eth1 from the mirror sources of "
+	       "10.0.0.0/16, session VNI 42:\n"
+	       "    mirror-targetd -i eth1 --allow-source 10.0.0.0/16 --vni 42\n"
 	       "\n"
 	       "Exit status: 0 when the input was read to its end (or "
 	       "SIGINT/SIGTERM stopped\n"
@@ -138,9 +161,12 @@ static void usage(void)
 	       "end or writing segments failed (what was read is still "
 	       "sealed); 2 for usage,\n"
 	       "config, rules or input-format errors (nothing is "
-	       "written).\n",
+	       "written).  Live: 0 after a clean stop (segments sealed, XDP "
+	       "detached), 1 when\n"
+	       "start-up or writing failed.\n",
 	       def->seg.snaplen, def->vxlan_port, def->seg.prefix, rsize, rint,
-	       def->seg.nanosecond ? "pcap-ns" : "pcap-us");
+	       def->seg.nanosecond ? "pcap-ns" : "pcap-us",
+	       MT_LIVE_DEFAULT_CONFIG);
 	mt_config_free(def);
 	free(def);
 }

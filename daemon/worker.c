@@ -24,6 +24,7 @@
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "mt_xdp.h"
@@ -129,14 +130,15 @@ static void bounce_add(struct mt_worker *wk, const uint8_t *data, uint32_t len)
 static void process_batch(struct mt_worker *wk, uint32_t n, uint32_t idx)
 {
 	struct mt_xsk *x = wk->xsk;
-	int64_t tai_off = atomic_load_explicit(wk->tai_offset_ns,
-					       memory_order_relaxed);
+	int64_t tai_off =
+		atomic_load_explicit(wk->tai_offset_ns, memory_order_relaxed);
 	uint64_t batch_clock = 0, last_ts = 0;
 	uint32_t fidx = 0;
 
 	mt_pipeline_begin_batch(&wk->p);
 	for (uint32_t i = 0; i < n; i++) {
-		const struct xdp_desc *d = xsk_ring_cons__rx_desc(&x->rx, idx + i);
+		const struct xdp_desc *d =
+			xsk_ring_cons__rx_desc(&x->rx, idx + i);
 		/* Aligned UMEM: the chunk is the address rounded down. */
 		uint64_t addr = d->addr;
 		uint64_t base = addr & ~(uint64_t)(x->frame_size - 1);
@@ -189,6 +191,9 @@ static void process_batch(struct mt_worker *wk, uint32_t n, uint32_t idx)
 			wk->fill_addrs[i];
 	xsk_ring_prod__submit(&x->fill, n);
 	xsk_ring_cons__release(&x->rx, n);
+	/* Zero-copy drivers stop when the fill ring ran dry: kick them. */
+	if (xsk_ring_prod__needs_wakeup(&x->fill))
+		recvfrom(x->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
 
 	wk->stats.batches++;
 	wk->dirty = true;

@@ -20,15 +20,15 @@
 
 struct mt_worker_stats {
 	uint64_t batches;
-	uint64_t no_meta;	/* frames without XDP metadata: batch clock */
-	uint64_t multibuf;	/* frames reassembled from several buffers */
-	uint64_t multibuf_cut;	/* ... that did not fit the bounce buffer */
+	uint64_t no_meta; /* frames without XDP metadata: batch clock */
+	uint64_t multibuf; /* frames reassembled from several buffers */
+	uint64_t multibuf_cut; /* ... that did not fit the bounce buffer */
 	uint64_t idle_flushes;
 };
 
 struct mt_worker_opts {
 	struct mt_xsk *xsk; /* the worker owns it from here on */
-	int cpu;	    /* -1: not pinned */
+	int cpu; /* -1: not pinned */
 	uint32_t batch_size;
 	uint32_t bounce_size; /* largest reassembled multi-buffer frame */
 	const struct mt_sessions *sessions;
@@ -53,7 +53,7 @@ struct mt_worker {
 	atomic_bool *stop;
 	_Atomic int64_t *tai_offset_ns;
 	uint64_t *fill_addrs; /* batch_size buffers to hand back */
-	uint8_t *bounce;      /* multi-buffer frame being reassembled */
+	uint8_t *bounce; /* multi-buffer frame being reassembled */
 	uint32_t bounce_size, bounce_len;
 	uint64_t bounce_ts;
 	bool in_multi, multi_cut;

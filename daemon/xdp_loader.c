@@ -39,8 +39,8 @@ struct mt_xdp_loader {
 };
 
 /* libbpf and libxdp speak one level quieter than we do (STYLE.md). */
-static int print_libbpf(enum libbpf_print_level level, const char *fmt,
-			va_list ap)
+__attribute__((format(printf, 2, 0))) static int
+print_libbpf(enum libbpf_print_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
 	size_t n;
@@ -51,13 +51,12 @@ static int print_libbpf(enum libbpf_print_level level, const char *fmt,
 	n = strlen(line);
 	while (n && line[n - 1] == '\n')
 		line[--n] = '\0';
-	mt_log(level == LIBBPF_WARN ? MT_LOG_INFO : MT_LOG_DEBUG, "%s",
-	       line);
+	mt_log(level == LIBBPF_WARN ? MT_LOG_INFO : MT_LOG_DEBUG, "%s", line);
 	return 0;
 }
 
-static int print_libxdp(enum libxdp_print_level level, const char *fmt,
-			va_list ap)
+__attribute__((format(printf, 2, 0))) static int
+print_libxdp(enum libxdp_print_level level, const char *fmt, va_list ap)
 {
 	char line[1024];
 	size_t n;

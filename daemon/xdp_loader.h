@@ -19,7 +19,7 @@ struct mt_xdp_loader_opts {
 	int ifindex;
 	uint16_t vxlan_port;
 	bool generic; /* xdp_mode = generic: skip native */
-	bool frags;   /* load mt_xdp_frags (frames larger than a page) */
+	bool frags; /* load mt_xdp_frags (frames larger than a page) */
 	const struct mt_cidr *allow_sources;
 	unsigned nallow_sources;
 	const uint32_t *allow_vnis;

@@ -75,7 +75,8 @@ static int bind_any(struct mt_xsk *x, const struct mt_xsk_opts *o,
 	int ret = -EINVAL, zret = 0;
 
 	for (unsigned m = 0; m < 2; m++) {
-		if (o->bind_mode == MT_BIND_ZEROCOPY && modes[m] != XDP_ZEROCOPY)
+		if (o->bind_mode == MT_BIND_ZEROCOPY &&
+		    modes[m] != XDP_ZEROCOPY)
 			continue;
 		if (o->bind_mode == MT_BIND_COPY && modes[m] != XDP_COPY)
 			continue;

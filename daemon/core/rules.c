@@ -521,6 +521,7 @@ struct mt_ruleset *mt_ruleset__load(const char *path, const char *filter_id,
 			   strerror(saved));
 		goto out;
 	}
+	errno = 0;
 	for (;;) {
 		size_t got;
 
@@ -542,8 +543,9 @@ struct mt_ruleset *mt_ruleset__load(const char *path, const char *filter_id,
 			break;
 	}
 	if (ferror(f)) {
-		saved = EIO;
-		mt_err_set(err, "%s: read error", path);
+		saved = errno ? errno : EIO;
+		mt_err_set(err, "%s: cannot read the rules file: %s", path,
+			   strerror(saved));
 		goto out_close;
 	}
 	text[len] = '\0';

@@ -26,7 +26,7 @@
  *
  * Past a few thousand rules the cost is cache misses, not instructions, so
  * the layout is chosen for them: the top-bits table holds most prefixes
- * inline, candidates are 16-byte copies of what an IPv4 rule compares, and
+ * inline, candidates are 24-byte copies of what an IPv4 rule compares, and
  * every field is looked up (and its candidates prefetched) before any is
  * verified so that the misses overlap.  A classifier of a dozen rules or
  * fewer is simply scanned: at AWS's 10-rule limit that is the fastest.
@@ -159,13 +159,19 @@ static void make_cand(const struct mt_ruleset *rs, uint32_t ri,
 
 	memset(c, 0, sizeof(*c));
 	c->rule = ri;
-	if (r->src.addr.family != AF_INET || r->nvnis || r->has_sport ||
-	    r->has_dport) {
+	if (r->src.addr.family != AF_INET || r->nvnis) {
 		c->flags = MT_CAND_FULL;
 		return;
 	}
+	if (r->has_sport || r->has_dport) {
+		c->flags |= MT_CAND_PORTS;
+		c->sport_lo = r->has_sport ? r->sport_lo : 0;
+		c->sport_hi = r->has_sport ? r->sport_hi : 65535;
+		c->dport_lo = r->has_dport ? r->dport_lo : 0;
+		c->dport_hi = r->has_dport ? r->dport_hi : 65535;
+	}
 	if (r->proto == MT_PROTO_ALL)
-		c->flags = MT_CAND_ANY_PROTO;
+		c->flags |= MT_CAND_ANY_PROTO;
 	else
 		c->proto = (uint8_t)r->proto;
 	c->src = r->src.addr.v4;
@@ -548,6 +554,10 @@ static inline bool cand_matches(const struct probe *p, const struct mt_cand *c)
 	/* The classifier already fixed direction and family (IPv4). */
 	if (!(c->flags & MT_CAND_ANY_PROTO) && c->proto != f->proto)
 		return false;
+	if ((c->flags & MT_CAND_PORTS) &&
+	    (!p->ports || f->sport < c->sport_lo || f->sport > c->sport_hi ||
+	     f->dport < c->dport_lo || f->dport > c->dport_hi))
+		return false;
 	return (f->src.v4 & mask4(c->slen)) == c->src &&
 	       (f->dst.v4 & mask4(c->dlen)) == c->dst;
 }
@@ -660,12 +670,12 @@ int mt_ruleset_match(const struct mt_ruleset *rs, enum mt_direction dir,
 	c = &rs->cls[(unsigned)dir < MT_DIR__MAX ? dir : MT_DIR_UNKNOWN][fam];
 	if (!c->nrules)
 		return -1;
+	p.ports = (flow->flags & (MT_FLOW_PORTS | MT_FLOW_LATER_FRAG)) ==
+		  MT_FLOW_PORTS;
 	if (c->small) {
 		best = scan(&p, c->small, 0, c->nrules, best);
 		return best == UINT32_MAX ? -1 : (int)best;
 	}
-	p.ports = (flow->flags & (MT_FLOW_PORTS | MT_FLOW_LATER_FRAG)) ==
-		  MT_FLOW_PORTS;
 
 	/*
 	 * Look every field up before verifying anything: the lookups are
