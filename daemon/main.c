@@ -161,9 +161,10 @@ static void usage(void)
 	       "end or writing segments failed (what was read is still "
 	       "sealed); 2 for usage,\n"
 	       "config, rules or input-format errors (nothing is "
-	       "written).  Live: 0 after a clean stop (segments sealed, XDP "
-	       "detached), 1 when\n"
-	       "start-up or writing failed.\n",
+	       "written).\n"
+	       "Live: 0 after a clean stop (segments sealed, XDP detached), 1 "
+	       "when start-up\n"
+	       "or writing failed, 2 for usage, config or rules errors.\n",
 	       def->seg.snaplen, def->vxlan_port, def->seg.prefix, rsize, rint,
 	       def->seg.nanosecond ? "pcap-ns" : "pcap-us",
 	       MT_LIVE_DEFAULT_CONFIG);
