@@ -50,9 +50,12 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "control.h"
 #include "live.h"
+#include "notify.h"
 #include "mirror-target/pcap.h"
 #include "mirror-target/pipeline.h"
+#include "stats.h"
 #include "worker.h"
 #include "xdp_loader.h"
 #include "xsk.h"
@@ -100,6 +103,8 @@ struct live {
 	_Atomic int64_t tai_offset_ns;
 	int sfd, tfd;
 	uint64_t reloads, reload_failures;
+	struct mt_control *ctl; /* NULL: no control socket */
+	uint64_t started_ns, started_mono_ns;
 };
 
 /* ---- start-up checks ---------------------------------------------------- */
@@ -385,17 +390,17 @@ static void update_tai_offset(struct live *lv)
 			      memory_order_relaxed);
 }
 
-static int load_rules(const struct mt_config *cfg, struct mt_ruleset **out)
+/* On failure err says FILE:LINE:COL: why (it is also logged). */
+static int load_rules(const struct mt_config *cfg, struct mt_ruleset **out,
+		      struct mt_err *err)
 {
-	struct mt_err err;
-
 	*out = NULL;
 	if (!cfg->rules[0])
 		return 0;
-	*out = mt_ruleset__load(
-		cfg->rules, cfg->filter_id[0] ? cfg->filter_id : NULL, &err);
+	*out = mt_ruleset__load(cfg->rules,
+				cfg->filter_id[0] ? cfg->filter_id : NULL, err);
 	if (!*out) {
-		mt_log(MT_LOG_ERROR, "%s", err.msg);
+		mt_log(MT_LOG_ERROR, "%s", err->msg);
 		return -EINVAL;
 	}
 	return 0;
@@ -433,27 +438,33 @@ static void free_seen_rules(struct live *lv, bool all)
 	}
 }
 
-static void reload_rules(struct live *lv)
+/*
+ * SIGHUP and `mirrorctl reload`.  0, or -errno with err saying why (an
+ * invalid file: "FILE:LINE:COL: ..."); the old rules then stay in force.
+ */
+static int reload_rules(struct live *lv, struct mt_err *err)
 {
 	struct pending_rules *p;
 	struct mt_ruleset *rs, *old;
 
 	if (!lv->cfg->rules[0]) {
-		mt_log(MT_LOG_INFO, "SIGHUP: no rules file configured; the "
+		mt_log(MT_LOG_INFO, "reload: no rules file configured; the "
 				    "filter stays off");
-		return;
+		return 0;
 	}
-	if (load_rules(lv->cfg, &rs)) {
+	if (load_rules(lv->cfg, &rs, err)) {
 		lv->reload_failures++;
 		mt_log(MT_LOG_ERROR, "reload failed; the previous rules stay "
 				     "in force");
-		return;
+		return -EINVAL;
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
 		mt_ruleset__destroy(rs);
 		lv->reload_failures++;
-		return;
+		mt_err_set(err, "out of memory; the previous rules stay in "
+				"force");
+		return -ENOMEM;
 	}
 	old = mt_rules_ref_publish(&lv->ref, rs);
 	p->rs = old;
@@ -464,6 +475,82 @@ static void reload_rules(struct live *lv)
 	lv->reloads++;
 	mt_log(MT_LOG_INFO, "reloaded %s: %zu rule%s", lv->cfg->rules,
 	       mt_ruleset_count(rs), mt_ruleset_count(rs) == 1 ? "" : "s");
+	return 0;
+}
+
+/* ---- the control socket ------------------------------------------------- */
+
+static void stats_src(const struct live *lv, struct mt_stats_src *src)
+{
+	*src = (struct mt_stats_src){
+		.cfg = lv->cfg,
+		.xdp = lv->xdp,
+		.workers = lv->workers,
+		.nworkers = lv->nworkers,
+		.sg = lv->sg,
+		.rs = lv->rs,
+		.rules_gen = atomic_load_explicit(&lv->ref.gen,
+						  memory_order_acquire),
+		.started_ns = lv->started_ns,
+		.started_mono_ns = lv->started_mono_ns,
+		.reloads = lv->reloads,
+		.reload_failures = lv->reload_failures,
+	};
+}
+
+static json_t *segment_answer(const struct live *lv, const char *key)
+{
+	const struct mt_segment_config *sc = &lv->cfg->seg;
+	char cur[256];
+
+	mt_stats_current_segment(sc->dir, sc->prefix, cur, sizeof(cur));
+	return json_pack("{s:s,s:s,s:o}", "dir", sc->dir, "prefix", sc->prefix,
+			 key, cur[0] ? json_string(cur) : json_null());
+}
+
+/*
+ * The commands of the control socket (protocol in control.h).  Segment
+ * listing and export read the files in mirrorctl: the answer here only
+ * says where they are, so that scanning gigabytes never stalls this thread.
+ */
+static json_t *control_handle(void *ctx, int argc, char **argv,
+			      struct mt_err *err)
+{
+	struct live *lv = ctx;
+	struct mt_stats_src src;
+	const char *cmd = argv[0];
+
+	(void)argc;
+	stats_src(lv, &src);
+	if (!strcmp(cmd, "status"))
+		return mt_stats_snapshot(&src);
+	if (!strcmp(cmd, "rules"))
+		return mt_stats_rules(&src);
+	if (!strcmp(cmd, "segments"))
+		return segment_answer(lv, "current");
+	if (!strcmp(cmd, "rotate")) {
+		json_t *ans = segment_answer(lv, "rotated");
+
+		/* Rotate now; sealing follows once the writers let go. */
+		mt_segmenter_request_rotate(lv->sg);
+		mt_segmenter_tick(lv->sg, clock_ns(CLOCK_REALTIME));
+		return ans;
+	}
+	if (!strcmp(cmd, "reload")) {
+		if (reload_rules(lv, err))
+			return NULL;
+		return json_pack(
+			"{s:s,s:o,s:I}", "filter", lv->rs ? "on" : "off",
+			"rules_file",
+			lv->rs ? json_string(lv->cfg->rules) : json_null(),
+			"rules",
+			(json_int_t)(lv->rs ? mt_ruleset_count(lv->rs) : 0));
+	}
+	mt_err_set(err,
+		   "unknown command \"%s\": this daemon answers status, "
+		   "rules, segments, rotate and reload (mirrorctl --help)",
+		   cmd);
+	return NULL;
 }
 
 /* ---- the summary -------------------------------------------------------- */
@@ -842,17 +929,21 @@ static int open_fds(struct live *lv, const sigset_t *mask)
 
 static int control_loop(struct live *lv)
 {
-	struct pollfd pfd[2] = {
+	struct pollfd pfd[3] = {
 		{ .fd = lv->sfd, .events = POLLIN },
 		{ .fd = lv->tfd, .events = POLLIN },
+		/* poll() skips a negative fd: no control socket */
+		{ .fd = lv->ctl ? mt_control_fd(lv->ctl) : -1,
+		  .events = POLLIN },
 	};
 	int ret = 0;
 
 	for (;;) {
 		struct signalfd_siginfo si;
+		struct mt_err err;
 		uint64_t ticks;
 
-		if (poll(pfd, 2, -1) < 0) {
+		if (poll(pfd, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -863,10 +954,16 @@ static int control_loop(struct live *lv)
 			if (mt_segmenter_tick(lv->sg, clock_ns(CLOCK_REALTIME)))
 				ret = 1;
 			free_seen_rules(lv, false);
+			mt_notify_watchdog();
 		}
+		if (pfd[2].revents)
+			mt_control_serve(lv->ctl);
 		while (read(lv->sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
-				reload_rules(lv);
+				mt_notify_reloading();
+				reload_rules(lv, &err);
+				mt_notify_ready("capturing on %s",
+						lv->cfg->interface);
 				continue;
 			}
 			mt_log(MT_LOG_INFO, "%s: stopping",
@@ -896,6 +993,8 @@ int mt_live_run(const struct mt_config *cfg)
 	lv->sfd = lv->tfd = -1;
 	atomic_init(&lv->stop, false);
 	atomic_init(&lv->tai_offset_ns, 0);
+	lv->started_ns = clock_ns(CLOCK_REALTIME);
+	lv->started_mono_ns = clock_ns(CLOCK_MONOTONIC);
 
 	/* Before any thread (segmenter, workers): they inherit the mask. */
 	sigemptyset(&mask);
@@ -919,7 +1018,7 @@ int mt_live_run(const struct mt_config *cfg)
 		mt_log(MT_LOG_ERROR, "signalfd/timerfd: %s", strerror(-rc));
 		goto out_fds;
 	}
-	if (load_rules(cfg, &lv->rs))
+	if (load_rules(cfg, &lv->rs, &err))
 		goto out_fds;
 	mt_rules_ref_init(&lv->ref, lv->rs);
 	update_tai_offset(lv);
@@ -934,6 +1033,16 @@ int mt_live_run(const struct mt_config *cfg)
 		goto out_segmenter;
 	if (start_workers(lv))
 		goto out_workers;
+	/*
+	 * Not fatal: capture matters more than mirrorctl.  Created once the
+	 * workers run, so that status never shows a half-started daemon.
+	 */
+	if (cfg->control_socket[0]) {
+		lv->ctl = mt_control__create(cfg->control_socket,
+					     control_handle, lv, &err);
+		if (!lv->ctl)
+			mt_log(MT_LOG_WARN, "%s; running without it", err.msg);
+	}
 	mt_log(MT_LOG_INFO,
 	       "capturing VXLAN (UDP %u) on %s with %u worker%s; segments "
 	       "in %s; filter %s",
@@ -941,9 +1050,14 @@ int mt_live_run(const struct mt_config *cfg)
 	       lv->nworkers == 1 ? "" : "s", cfg->seg.dir,
 	       lv->rs ? cfg->rules : "off");
 
+	mt_notify_ready("capturing on %s with %u worker%s", cfg->interface,
+			lv->nworkers, lv->nworkers == 1 ? "" : "s");
 	ret = control_loop(lv) ? 1 : 0;
+	mt_notify_stopping();
 
 out_workers:
+	mt_control__destroy(lv->ctl);
+	lv->ctl = NULL;
 	stop_workers(lv);
 	/*
 	 * Socket and XDP counters exist only until teardown, sealing happens

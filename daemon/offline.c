@@ -25,11 +25,14 @@
 
 /*
  * How often the loop looks up from packets: segmenter tick and rule-set
- * check every TICK_PACKETS packets and whenever packet time enters a new
- * second (so interval rotation cuts on the exact record); progress clock
- * read every PROGRESS_PACKETS.
+ * check whenever the writer has flushed (a segment only grows then, so
+ * size rotation is judged as often as it can change), whenever packet time
+ * enters a new second (so interval rotation cuts on the exact record), and
+ * at least every TICK_PACKETS packets; progress clock read every
+ * PROGRESS_PACKETS.  A tick takes a lock and a statvfs(): per few hundred
+ * packets it was a tenth of the run.
  */
-#define TICK_PACKETS 256
+#define TICK_PACKETS 4096
 #define PROGRESS_PACKETS 16384
 #define PROGRESS_NS 2000000000ull
 #define NSEC 1000000000ull
@@ -270,11 +273,24 @@ static void print_summary(const struct run *r, FILE *out)
 			fprintf(out, "  %s\n", r->after.v[i]);
 }
 
-static int open_input(const char *input, pcap_t **out)
+/*
+ * libpcap reads a capture through stdio, one fread() per record header and
+ * body; with the default buffer (st_blksize: 4 KiB on tmpfs) that is one
+ * read() system call per few packets.  A large buffer of our own (glibc
+ * ignores the size when setvbuf() is asked to allocate) makes it one per
+ * megabyte.  *buf must outlive the pcap_t; for stdin, which pcap_close()
+ * leaves open, it is not handed back and lives as long as the process.
+ */
+#define INPUT_BUFFER (1u << 20)
+
+static int open_input(const char *input, pcap_t **out, char **buf)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	pcap_t *pc;
+	FILE *f;
+	int err;
 
+	*buf = NULL;
 	if (!strcmp(input, "-")) {
 		if (isatty(STDIN_FILENO)) {
 			fprintf(stderr,
@@ -284,13 +300,33 @@ static int open_input(const char *input, pcap_t **out)
 				"--read - ...\n");
 			return -EINVAL;
 		}
-		pc = pcap_fopen_offline_with_tstamp_precision(
-			stdin, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+		f = stdin;
 	} else {
-		pc = pcap_open_offline_with_tstamp_precision(
-			input, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+		f = fopen(input, "rb");
+		if (!f) {
+			err = errno;
+			fprintf(stderr,
+				"mirror-targetd: cannot open the capture %s "
+				"given to --read: %s\n",
+				input, strerror(err));
+			return -err;
+		}
 	}
+	*buf = malloc(INPUT_BUFFER);
+	/* Without it the read is only slower. */
+	if (*buf && setvbuf(f, *buf, _IOFBF, INPUT_BUFFER)) {
+		free(*buf);
+		*buf = NULL;
+	}
+	pc = pcap_fopen_offline_with_tstamp_precision(
+		f, PCAP_TSTAMP_PRECISION_NANO, errbuf);
+	if (f == stdin)
+		*buf = NULL;
 	if (!pc) {
+		if (f != stdin)
+			fclose(f);
+		free(*buf);
+		*buf = NULL;
 		/* libpcap names the file in some messages, not in others. */
 		if (!strncmp(errbuf, input, strlen(input)))
 			fprintf(stderr, "mirror-targetd: %s\n", errbuf);
@@ -404,8 +440,10 @@ int mt_offline_run(const struct mt_config *cfg,
 	enum link_kind kind;
 	struct mt_err err;
 	pcap_t *pc = NULL;
-	uint64_t clock = 0, last_sec = UINT64_MAX, start_ns, next_progress;
-	uint64_t since_tick = 0;
+	char *inbuf = NULL;
+	uint64_t clock = 0, next_sec = 0, start_ns, next_progress;
+	uint64_t since_tick = 0, last_flushes = 0;
+	const struct mt_writer_stats *wst;
 	bool show_progress, progress_shown = false, ran = false;
 	int ret = 2, rc;
 
@@ -418,7 +456,7 @@ int mt_offline_run(const struct mt_config *cfg,
 			return 2;
 		}
 	}
-	if (open_input(opts->input, &pc))
+	if (open_input(opts->input, &pc, &inbuf))
 		goto out_rules;
 	if (link_kind(pc, opts->input, &kind))
 		goto out_pcap;
@@ -441,6 +479,7 @@ int mt_offline_run(const struct mt_config *cfg,
 		ret = 1;
 		goto out_segmenter;
 	}
+	wst = mt_writer_stats(w);
 	mt_rules_ref_init(&ref, r.rs);
 	if (mt_pipeline_init(&r.p, &cfg->sessions, &ref, w, cfg->vxlan_port))
 		mt_log(MT_LOG_WARN, "out of memory for per-rule hit counters");
@@ -480,7 +519,7 @@ int mt_offline_run(const struct mt_config *cfg,
 		 */
 		if (ts > clock)
 			clock = ts;
-		if (clock / NSEC != last_sec) {
+		if (clock >= next_sec) {
 			/*
 			 * The segmenter judges interval and idle rotation on
 			 * what reached the segment: flush first, so the cut
@@ -490,12 +529,14 @@ int mt_offline_run(const struct mt_config *cfg,
 			mt_writer_flush(w);
 			since_tick = TICK_PACKETS;
 		}
-		if (++since_tick >= TICK_PACKETS) {
+		if (++since_tick >= TICK_PACKETS ||
+		    wst->flushes != last_flushes) {
 			mt_segmenter_tick(sg, clock);
 			mt_writer_sync(w);
 			mt_pipeline_begin_batch(&r.p);
 			since_tick = 0;
-			last_sec = clock / NSEC;
+			next_sec = (clock / NSEC + 1) * NSEC;
+			last_flushes = wst->flushes;
 		}
 		feed(&r.p, kind, data, hdr->caplen, ts);
 		if (show_progress && r.p.stats.frames % PROGRESS_PACKETS == 0) {
@@ -534,6 +575,7 @@ out_segmenter:
 	free_list(&r.after);
 out_pcap:
 	pcap_close(pc);
+	free(inbuf);
 out_rules:
 	if (r.rs)
 		mt_ruleset__destroy(r.rs);

@@ -4,20 +4,26 @@
 # The built-in lab: mirror-target's main job on a simulated mirror source,
 # on one machine, no AWS account needed.  As root on Debian 12:
 #
-#   tools/lab.sh [--packets N] [--duration S] [--keep] [--no-build]
+#   tools/lab.sh [--packets N] [--duration S] [--keep] [--no-build] [--offline]
 #
 # It installs the packages (tools/setup.sh), builds (build/), and creates
-# two network namespaces joined by a veth pair: "src" plays the mirrored
-# ENI -- the kernel's own vxlan device wraps its traffic in VXLAN (VNI 42)
-# to UDP 4789 just as AWS Traffic Mirroring does, its outer address
-# 198.18.0.1 being the ENI's primary address -- and "tgt" plays the mirror
-# target, where tcpdump records the raw VXLAN.  While src sends TCP, UDP
-# and ICMP over IPv4 and IPv6 for a few seconds, the capture grows; then
-# `mirror-targetd --read` decapsulates it, applies the example filter
-# tests/e2e/data/lab-rules.conf and writes rotating pcap segments.  The
-# namespaces are removed on exit, whatever happens.
+# two network namespaces joined by a veth pair with 4 queues: "src" plays
+# the mirrored ENI -- the kernel's own vxlan device wraps its traffic in
+# VXLAN (VNI 42) to UDP 4789 just as AWS Traffic Mirroring does, its outer
+# address 198.18.0.1 being the ENI's primary address -- and "tgt" plays the
+# mirror target, where `mirror-targetd -i veth-tgt` captures with XDP and
+# one AF_XDP socket + worker per queue, applies the example filter
+# tests/e2e/data/lab-rules.conf and writes rotating pcap segments.  While
+# it runs, src sends TCP, UDP and ICMP over IPv4 and IPv6 and a few
+# ordinary pings to the target's own address; then SIGTERM stops the
+# daemon, and its counters, the segments and tshark's view of them are
+# shown.  The last line compares what was sent with what was captured.
+#
+# --offline records the raw VXLAN with tcpdump instead and feeds the file
+# to `mirror-targetd --read` (no XDP needed).  The namespaces are removed
+# on exit, whatever happens (Ctrl-C included).
 
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 2
 # Where to build; lib.sh would default to the same.
 MT_BUILD_DIR=${MT_BUILD_DIR:-$PWD/build}
 # shellcheck source-path=SCRIPTDIR source=../tests/e2e/lib.sh
@@ -30,32 +36,39 @@ usage() {
 	cat <<'EOF'
 Usage: tools/lab.sh [OPTIONS]
 
-Runs mirror-target on a simulated mirror source in two network namespaces:
-VXLAN from the kernel's own vxlan device, captured with tcpdump, processed
-by `mirror-targetd --read` with the example rules tests/e2e/data/lab-rules.conf.
+Runs mirror-target live on a simulated mirror source: two network namespaces,
+the kernel's own vxlan device sending mirrored traffic (VNI 42) over a 4-queue
+veth pair to `mirror-targetd -i veth-tgt` (XDP + AF_XDP), which filters it with
+the example rules tests/e2e/data/lab-rules.conf and writes pcap segments.
 Needs root (network namespaces); installs packages and builds first.
 
 Options:
   --packets N    packets of each kind to send (default 20); kinds are TCP
-                 SYN to 443, DNS query, ping -- each over IPv4 and IPv6
+                 SYN to 443, DNS query, ping and ping reply, each over IPv4
+                 and IPv6 (8 kinds)
   --duration S   spread them over S seconds (default 3)
-  --keep         keep the capture, config and segments (path printed)
+  --keep         keep the config, daemon log and segments (path printed)
   --no-build     skip tools/setup.sh and the build; use the build as it is
+  --offline      no XDP: record the raw VXLAN with tcpdump, then run
+                 `mirror-targetd --read` on the recording
   -h, --help     show this help
 
 Environment:
   MT_BUILD_DIR   build directory (default build/)
+
+Exit status: 0 when every packet sent is in the sealed segments.
 EOF
 }
 
 PACKETS=20
 DURATION=3
 BUILD=1
+OFFLINE=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--packets)
-		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]{0,5}$ ]]; then
-			echo "lab: --packets needs a number from 1 to 999999" >&2
+		if [ $# -lt 2 ] || ! [[ $2 =~ ^[1-9][0-9]{0,4}$ ]]; then
+			echo "lab: --packets needs a number from 1 to 99999" >&2
 			exit 2
 		fi
 		PACKETS=$2
@@ -71,6 +84,7 @@ while [ $# -gt 0 ]; do
 		;;
 	--keep) MT_KEEP_TMP=1 ;;
 	--no-build) BUILD=0 ;;
+	--offline) OFFLINE=1 ;;
 	-h | --help)
 		usage
 		exit 0
@@ -84,78 +98,341 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-[ "$(id -u)" = 0 ] || { echo "lab: run as root (it creates network namespaces)" >&2; exit 2; }
+[ "$(id -u)" = 0 ] || {
+	echo "lab: run as root (it creates network namespaces and attaches XDP)" >&2
+	exit 2
+}
 
-banner() { printf '\n==== %s\n' "$*"; }
+QUEUES=4
+KINDS=8
 
-cat <<'EOF'
-mirror-target lab
-  The live capture path (XDP + AF_XDP on a NIC) is not part of the lab yet;
-  it arrives with the live-path work.  The lab runs the offline pipeline:
-  kernel VXLAN -> tcpdump -> mirror-targetd --read -> pcap segments.
-EOF
+section() {
+	printf '\n==== %s\n' "$1"
+	shift
+	[ $# -eq 0 ] || printf '%s\n' "$@" | fold -s -w 78 | sed 's/^/  /'
+}
+indent() { sed 's/^/    /'; }
+
+if [ "$OFFLINE" = 1 ]; then
+	echo "mirror-target lab (offline: tcpdump -> mirror-targetd --read)"
+else
+	echo "mirror-target lab (live: XDP + AF_XDP on a veth pair)"
+fi
 
 if [ "$BUILD" = 1 ]; then
-	banner "installing packages (tools/setup.sh)"
+	section "1. Installing packages (tools/setup.sh)"
 	tools/setup.sh
-	banner "building ($MT_BUILD_DIR)"
-	cmake -S . -B "$MT_BUILD_DIR" >/dev/null
-	cmake --build "$MT_BUILD_DIR" -j"$(nproc)"
+	section "   Building: cmake -S . -B $MT_BUILD_DIR && cmake --build $MT_BUILD_DIR" \
+		"(a minute or two the first time)"
+	if ! { cmake -S . -B "$MT_BUILD_DIR" && cmake --build "$MT_BUILD_DIR" -j"$(nproc)"; } \
+		>"$MT_TMP/build.log" 2>&1; then
+		tail -n 40 "$MT_TMP/build.log" | indent >&2
+		fail "the build failed (last lines above)"
+	fi
+	echo "  built $MT_BUILD_DIR/daemon/mirror-targetd"
 fi
 DAEMON=$(mt_bin mirror-targetd)
-mt_require_cmd tcpdump tshark ip bridge
+mt_require_cmd tshark ip bridge
+[ "$OFFLINE" = 0 ] || mt_require_cmd tcpdump
 mt_require_python
 mt_require_netns_vxlan
 
-banner "mirror source: namespace $MT_NS_PREFIX-src, VXLAN VNI $MT_VNI to $MT_OUTER_TGT:4789"
-mt_topology_create
-ip -n "$NS_SRC" -br addr show dev vx0
-ip -n "$NS_SRC" -br addr show dev veth-src
+# lib.sh's topology, with a multi-queue veth pair so that several AF_XDP
+# sockets and workers have something to do.
+topology_create() {
+	mt_netns_create NS_SRC src || fail "cannot create namespace $MT_NS_PREFIX-src"
+	mt_netns_create NS_TGT tgt || fail "cannot create namespace $MT_NS_PREFIX-tgt"
+	ip link add veth-src netns "$NS_SRC" numtxqueues $QUEUES \
+		numrxqueues $QUEUES type veth peer name veth-tgt \
+		netns "$NS_TGT" numtxqueues $QUEUES numrxqueues $QUEUES
+	ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
+	ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
+	ip -n "$NS_SRC" link set veth-src up
+	ip -n "$NS_TGT" link set veth-tgt up
+	ip -n "$NS_SRC" link add vx0 type vxlan id "$MT_VNI" \
+		remote "$MT_OUTER_TGT" local "$MT_OUTER_SRC" dstport 4789 dev veth-src
+	# No link-local address: fewer kernel MLD reports among the traffic.
+	ip -n "$NS_SRC" link set vx0 addrgenmode none
+	ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
+	ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
+	ip -n "$NS_SRC" link set vx0 up
+	# The inner peer does not exist: static neighbours, so no ARP / ND.
+	ip -n "$NS_SRC" neigh replace "$MT_INNER4_DST" lladdr "$MT_INNER_PEER_MAC" \
+		dev vx0 nud permanent
+	ip -n "$NS_SRC" -6 neigh replace "$MT_INNER6_DST" lladdr "$MT_INNER_PEER_MAC" \
+		dev vx0 nud permanent
+}
 
-RAW=$MT_TMP/raw-vxlan.pcap
-mt_capture_start "$RAW"
-echo "tcpdump -i veth-tgt 'udp dst port 4789' running in $MT_NS_PREFIX-tgt"
-echo "sending $PACKETS packets of each kind over ${DURATION}s ..."
-mt_send_inner "$PACKETS" "$DURATION" >"$MT_TMP/sent.txt"
-mt_capture_stop "$RAW" "$((6 * PACKETS))"
-printf '%-6s %-6s %-12s -> %-12s %-5s %s\n' kind proto source destination port/type sent
-while read -r kind proto src dst port n; do
-	printf '%-6s %-6s %-12s -> %-12s %-9s %s\n' "$kind" "$proto" "$src" "$dst" "$port" "$n"
-done <"$MT_TMP/sent.txt"
-echo "raw capture: $(mt_pcap_count "$RAW") VXLAN frames in $RAW"
+# send_traffic COUNT DURATION: from NS_SRC, COUNT packets of each of the 8
+# kinds through vx0, spread over DURATION seconds.  The egress kinds use
+# ordinary kernel sockets; the ping replies (ingress: the peer answering
+# the mirrored host) are written onto vx0 with a packet socket, as if they
+# had arrived there.  Prints "kind proto src dst port/type direction count".
+send_traffic() {
+	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$1" "$2" \
+		"$MT_INNER4_SRC" "$MT_INNER4_DST" "$MT_INNER6_SRC" "$MT_INNER6_DST" \
+		"$MT_INNER_PEER_MAC" <<'PY'
+import socket, struct, sys, time
 
-# The session lists the source's inner addresses, so its packets count as
-# egress (on AWS the outer source is the ENI's own address, and a
-# session's extra addresses cover secondary IPs and IPv6).
+count, duration = int(sys.argv[1]), float(sys.argv[2])
+src4, dst4, src6, dst6, peer_mac = sys.argv[3:8]
+TCP_PORT, UDP_PORT, ICMP_ID = 443, 53, 0x4c41
+BODY = b"mirror-target lab"
+
+def csum(data):
+    if len(data) % 2:
+        data += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
+    s = (s >> 16) + (s & 0xFFFF)
+    s += s >> 16
+    return ~s & 0xFFFF
+
+def syn(family, dst):
+    s = socket.socket(family, socket.SOCK_STREAM)
+    s.setblocking(False)
+    try:
+        s.connect((dst, TCP_PORT))
+    except BlockingIOError:
+        pass
+    s.close()  # in SYN-SENT: exactly one SYN on the wire
+
+def dns(family, dst, i):
+    q = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0)
+    q += b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1)
+    with socket.socket(family, socket.SOCK_DGRAM) as s:
+        s.sendto(q, (dst, UDP_PORT))
+
+def echo4(i):
+    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
+        h = struct.pack("!BBHHH", 8, 0, 0, ICMP_ID, i & 0xFFFF)
+        h = struct.pack("!BBHHH", 8, 0, csum(h + BODY), ICMP_ID, i & 0xFFFF)
+        s.sendto(h + BODY, (dst4, 0))
+
+def echo6(i):
+    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
+        s.sendto(struct.pack("!BBHHH", 128, 0, 0, ICMP_ID, i & 0xFFFF) + BODY, (dst6, 0))
+
+vx0_mac = bytes.fromhex(open("/sys/class/net/vx0/address").read().strip().replace(":", ""))
+peer = bytes.fromhex(peer_mac.replace(":", ""))
+pkt = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+pkt.bind(("vx0", 0))
+a4 = lambda a: socket.inet_pton(socket.AF_INET, a)
+a6 = lambda a: socket.inet_pton(socket.AF_INET6, a)
+
+def reply4(i):
+    icmp = struct.pack("!BBHHH", 0, 0, 0, ICMP_ID, i & 0xFFFF)
+    icmp = struct.pack("!BBHHH", 0, 0, csum(icmp + BODY), ICMP_ID, i & 0xFFFF) + BODY
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), i & 0xFFFF, 0,
+                     64, 1, 0, a4(dst4), a4(src4))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    pkt.send(vx0_mac + peer + b"\x08\x00" + ip + icmp)
+
+def reply6(i):
+    icmp = struct.pack("!BBHHH", 129, 0, 0, ICMP_ID, i & 0xFFFF) + BODY
+    pseudo = a6(dst6) + a6(src6) + struct.pack("!I3xB", len(icmp), 58)
+    icmp = icmp[:2] + struct.pack("!H", csum(pseudo + icmp)) + icmp[4:]
+    ip = struct.pack("!IHBB16s16s", 6 << 28, len(icmp), 58, 64, a6(dst6), a6(src6))
+    pkt.send(vx0_mac + peer + b"\x86\xdd" + ip + icmp)
+
+kinds = [
+    ("tcp4", "tcp", src4, dst4, TCP_PORT, "egress", lambda i: syn(socket.AF_INET, dst4)),
+    ("tcp6", "tcp", src6, dst6, TCP_PORT, "egress", lambda i: syn(socket.AF_INET6, dst6)),
+    ("dns4", "udp", src4, dst4, UDP_PORT, "egress", lambda i: dns(socket.AF_INET, dst4, i)),
+    ("dns6", "udp", src6, dst6, UDP_PORT, "egress", lambda i: dns(socket.AF_INET6, dst6, i)),
+    ("ping4", "icmp", src4, dst4, 8, "egress", echo4),
+    ("ping6", "icmpv6", src6, dst6, 128, "egress", echo6),
+    ("pong4", "icmp", dst4, src4, 0, "ingress", reply4),
+    ("pong6", "icmpv6", dst6, src6, 129, "ingress", reply6),
+]
+gap = duration / (count * len(kinds)) if duration > 0 else 0
+for i in range(count):
+    for k in kinds:
+        k[6](i)
+        if gap:
+            time.sleep(gap)
+for k in kinds:
+    print(*k[:6], count)
+PY
+}
+
+# A few echo requests from the source to the target's own address: that
+# traffic is the kernel's, the XDP program passes it on untouched.
+ping_target() {
+	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$MT_OUTER_TGT" <<'PY'
+import socket, struct, sys, time
+dst = sys.argv[1]
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF); s += s >> 16
+    return ~s & 0xFFFF
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r.settimeout(2)
+ok = 0
+for seq in range(1, 4):
+    h = struct.pack("!BBHHH", 8, 0, 0, 0x7067, seq) + b"ping"
+    t0 = time.monotonic()
+    r.sendto(struct.pack("!BBHHH", 8, 0, csum(h), 0x7067, seq) + b"ping", (dst, 0))
+    try:
+        while True:
+            d, _ = r.recvfrom(200)
+            if d[20] == 0 and d[24:26] == b"\x70\x67" and d[26:28] == struct.pack("!H", seq):
+                break
+        print("reply from %s: icmp_seq=%d time=%.3f ms" % (dst, seq, (time.monotonic() - t0) * 1e3))
+        ok += 1
+    except socket.timeout:
+        print("no reply from %s: icmp_seq=%d" % (dst, seq))
+    time.sleep(0.2)
+sys.exit(0 if ok == 3 else 1)
+PY
+}
+
+# The daemon's log without libbpf's chatter (all in $MT_TMP/daemon.log).
+show_log() { grep -v 'info: libbpf:' "$1" | indent || true; }
+
+# ---- the network --------------------------------------------------------------
+
+section "2. The network: a mirror source and a mirror target" \
+	"Namespace $MT_NS_PREFIX-src plays the mirrored ENI: its vxlan device vx0 wraps every frame it sends in VXLAN (VNI $MT_VNI) to $MT_OUTER_TGT:4789, like AWS Traffic Mirroring; the outer source $MT_OUTER_SRC is the ENI's primary address.  Namespace $MT_NS_PREFIX-tgt plays the mirror target, joined by a veth pair with $QUEUES queues."
+topology_create
+{
+	echo "src: $(ip -n "$NS_SRC" -br addr show dev vx0)"
+	echo "src: $(ip -n "$NS_SRC" -br addr show dev veth-src)"
+	echo "tgt: $(ip -n "$NS_TGT" -br addr show dev veth-tgt)"
+} | tr -s ' ' | indent
+
+RULES=$MT_SOURCE_DIR/tests/e2e/data/lab-rules.conf
 CONF=$MT_TMP/lab.conf
+OUT=$MT_TMP/segments
+# The session lists the source's inner addresses: its packets are egress,
+# packets to it ingress (on AWS the outer source is the ENI's own address;
+# a session's addresses cover secondary IPs and IPv6).
 cat >"$CONF" <<EOF
 # mirror-target lab configuration
 [output]
-rotate_size = 4K
+rotate_size = 8K
 
 [session lab-source]
 vni = $MT_VNI
 addresses = $MT_INNER4_SRC, $MT_INNER6_SRC
 EOF
-RULES=$MT_SOURCE_DIR/tests/e2e/data/lab-rules.conf
-OUT=$MT_TMP/segments
 
-banner "the filter ($RULES)"
-grep -v '^#' "$RULES" | sed '/^$/d'
+section "3. The configuration ($CONF) and the filter ($RULES)"
+indent <"$CONF"
+echo
+grep -Ev '^ *(#|$)' "$RULES" | indent
 
-banner "mirror-targetd --read $RAW --output-dir $OUT --config $CONF --rules ..."
-"$DAEMON" --read "$RAW" --output-dir "$OUT" --config "$CONF" --rules "$RULES"
+SENT_TXT=$MT_TMP/sent.txt
+if [ "$OFFLINE" = 0 ]; then
+	CMD=("$DAEMON" -i veth-tgt --config "$CONF" --rules "$RULES"
+		--allow-source "$MT_OUTER_SRC/32" --vni "$MT_VNI" --output-dir "$OUT")
+	section "4. Starting the daemon in $MT_NS_PREFIX-tgt" \
+		"It attaches an XDP program to veth-tgt that sends VXLAN from $MT_OUTER_SRC with VNI $MT_VNI to one AF_XDP socket per queue (anything else VXLAN is dropped and counted; all other traffic goes on to the kernel)."
+	echo "  \$ mirror-targetd ${CMD[*]:1}"
+	# bpffs inside the namespace's mount namespace: `ip netns exec`
+	# remounts /sys, hiding the host's /sys/fs/bpf.
+	ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
+		sh "${CMD[@]}" >"$MT_TMP/summary.txt" 2>"$MT_TMP/daemon.log" &
+	DPID=$!
+	MT_PIDS+=("$DPID")
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'capturing VXLAN' "$MT_TMP/daemon.log" && break
+		if ! kill -0 "$DPID" 2>/dev/null; then
+			indent <"$MT_TMP/daemon.log" >&2
+			grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' \
+				"$MT_TMP/daemon.log" &&
+				fail "this kernel cannot run XDP + AF_XDP on veth (see above); try tools/lab.sh --offline"
+			fail "mirror-targetd did not start (see above)"
+		fi
+		sleep 0.1
+	done
+	grep -q 'capturing VXLAN' "$MT_TMP/daemon.log" ||
+		fail "mirror-targetd did not report capturing within 10 s"
+	show_log "$MT_TMP/daemon.log"
+	LOG_LINES=$(wc -l <"$MT_TMP/daemon.log")
 
-banner "sealed segments"
-ls -l "$OUT"
-mapfile -t SEGS < <(mt_segments "$OUT")
-if [ "${#SEGS[@]}" -gt 0 ]; then
-	banner "tshark -r ${SEGS[0]} (first lines)"
-	tshark -r "${SEGS[0]}" 2>/dev/null | head -n 12
+	section "5. Sending mirrored traffic through vx0" \
+		"$PACKETS packets of each kind over ${DURATION}s: TCP SYN to 443, DNS query and ping from the source (egress), ping replies to it (ingress), over IPv4 and IPv6."
+	send_traffic "$PACKETS" "$DURATION" >"$SENT_TXT"
+
+	section "   Ordinary traffic to the target's own address still works" \
+		"ping $MT_OUTER_TGT from the source (not VXLAN: XDP passes it to the kernel)"
+	ping_target | indent || fail "pings to $MT_OUTER_TGT failed while the XDP program is attached"
+	# Let the workers write what is still in the rings.
+	sleep 1
+
+	section "6. Stopping the daemon (SIGTERM): it seals the open segment, detaches XDP and prints its counters"
+	kill -TERM "$DPID"
+	if { wait "$DPID"; } 2>/dev/null; then DRC=0; else DRC=$?; fi
+	show_log <(tail -n +"$((LOG_LINES + 1))" "$MT_TMP/daemon.log")
+	echo
+	indent <"$MT_TMP/summary.txt"
+	[ "$DRC" = 0 ] || fail "mirror-targetd exited $DRC after SIGTERM (log: $MT_TMP/daemon.log)"
+	ip -n "$NS_TGT" link show veth-tgt | grep -q 'prog/xdp' &&
+		fail "the XDP program is still attached to veth-tgt after SIGTERM"
+else
+	RAW=$MT_TMP/raw-vxlan.pcap
+	section "4. Recording the raw VXLAN in $MT_NS_PREFIX-tgt"
+	echo "  \$ tcpdump -i veth-tgt -w $RAW 'udp dst port 4789'"
+	mt_capture_start "$RAW"
+
+	section "5. Sending mirrored traffic through vx0" \
+		"$PACKETS packets of each kind over ${DURATION}s: TCP SYN to 443, DNS query and ping from the source (egress), ping replies to it (ingress), over IPv4 and IPv6."
+	send_traffic "$PACKETS" "$DURATION" >"$SENT_TXT"
+	mt_capture_stop "$RAW" "$((KINDS * PACKETS))"
+	echo "  raw recording: $(mt_pcap_count "$RAW") VXLAN frames"
+
+	CMD=("$DAEMON" --read "$RAW" --config "$CONF" --rules "$RULES" --output-dir "$OUT")
+	section "6. Processing the recording"
+	echo "  \$ mirror-targetd ${CMD[*]:1}"
+	if "${CMD[@]}" >"$MT_TMP/summary.txt" 2>"$MT_TMP/daemon.log"; then DRC=0; else DRC=$?; fi
+	show_log "$MT_TMP/daemon.log"
+	indent <"$MT_TMP/summary.txt"
+	[ "$DRC" = 0 ] || fail "mirror-targetd --read exited $DRC (log: $MT_TMP/daemon.log)"
 fi
+
+# ---- what is in the segments --------------------------------------------------
+
+section "7. The sealed segments ($OUT)" \
+	"A segment is written as a hidden .NAME.part file and renamed when sealed (here at 8 KiB, [output] rotate_size)."
+mapfile -t SEGS < <(mt_segments "$OUT")
+[ "${#SEGS[@]}" -gt 0 ] || fail "no sealed segment in $OUT"
+# shellcheck disable=SC2012 # shown to the user as ls shows it
+ls -l "$OUT" | indent
+[ -z "$(find "$OUT" -name '*.part')" ] || fail "an unsealed .part file is left in $OUT"
+
+section "   tshark -r $(basename "${SEGS[0]}") (first lines)" \
+	"Each record carries its packet's arrival time; with several queues the workers append side by side, so neighbouring records can be slightly out of time order."
+mt_tshark -r "${SEGS[0]}" -c 12 | indent
+
+# Per kind, what was sent against what tshark finds in the segments.
+mt_pcap_fields "${SEGS[@]}" >"$MT_TMP/fields.txt"
+section "   Sent vs captured, per kind (tshark)"
+printf '%-6s %-7s %-12s    %-12s %-5s %-8s %6s %9s\n' kind proto source destination port direction sent captured | indent
+SENT=0
+GOT=0
+while read -r kind proto src dst port dir n; do
+	case $proto in
+	tcp) col=5 ;;
+	udp) col=6 ;;
+	icmp) col=7 ;;
+	icmpv6) col=8 ;;
+	esac
+	c=$(awk -F'|' -v s="$src" -v d="$dst" -v c="$col" -v p="$port" \
+		'(($1 == s && $2 == d) || ($3 == s && $4 == d)) && $c == p' \
+		"$MT_TMP/fields.txt" | wc -l)
+	printf '%-6s %-7s %-12s -> %-12s %-5s %-8s %6s %9s\n' \
+		"$kind" "$proto" "$src" "$dst" "$port" "$dir" "$n" "$c" | indent
+	SENT=$((SENT + n))
+	GOT=$((GOT + c))
+done <"$SENT_TXT"
+ALL=0
+for f in "${SEGS[@]}"; do ALL=$((ALL + $(mt_pcap_count "$f"))); done
+[ "$ALL" = "$GOT" ] ||
+	echo "  (besides: $((ALL - GOT)) packets the source's kernel sent on its own, e.g. IPv6 MLD reports)"
 
 if [ "$MT_KEEP_TMP" = 1 ]; then
-	banner "kept: $MT_TMP (raw capture, config, segments/)"
-else
-	banner "done (run with --keep to keep the files)"
+	section "Kept: $MT_TMP" "lab.conf, daemon.log, summary.txt, sent.txt and segments/; remove it when done."
 fi
+echo
+echo "sent $SENT mirrored packets, $GOT in sealed segments"
+[ "$SENT" = "$GOT" ] || exit 1

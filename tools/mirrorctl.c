@@ -4,26 +4,38 @@
  *
  * Every command is one row of `commands[]`: its name, its handler, a
  * one-line summary for `mirrorctl --help` and a man-page style help text
- * for `mirrorctl COMMAND --help`.  The commands that exist today work on
- * files alone (rule sets, configuration); the ones that talk to a running
- * daemon over its control socket (status, rules, segments, rotate, reload,
- * export) slot into the same table once the daemon's live mode exists.
+ * for `mirrorctl COMMAND --help`.  check-rules, import-aws-filter and
+ * check-config work on files alone; status, rules, segments, rotate, reload
+ * and export talk to a running daemon over its control socket (protocol in
+ * daemon/control.h: one request line, one JSON answer).  segments and
+ * export read the segment files themselves, so that scanning gigabytes
+ * never stalls the daemon's control thread.
  *
  * Exit status follows the daemon's: 0 success, 1 an operation failed
  * (an output file could not be written), 2 bad usage or invalid input
  * (the message names FILE:LINE:COL and says how to fix it).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <jansson.h>
+#include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "mirror-target/config.h"
 #include "mirror-target/ip.h"
 #include "mirror-target/log.h"
+#include "mirror-target/pcap.h"
 #include "mirror-target/rules.h"
 
 /* The build may pass the project version; mirror-targetd does the same. */
@@ -513,9 +525,1336 @@ out_free:
 	return ret;
 }
 
+/* ---- talking to the daemon ---------------------------------------------- */
+
+#define MT_DEFAULT_SOCKET "/run/mirror-target/control.sock"
+#define MT_GROUP "mirror-target"
+#define NSEC 1000000000ull
+
+/* --socket before the command, or the default; a command's own wins. */
+static const char *socket_path = MT_DEFAULT_SOCKET;
+
+static const char *const time_formats =
+	"accepted: RFC 3339 such as 2024-05-01T12:00:00Z, "
+	"2024-05-01T14:00:00.250+02:00, or unix seconds such as 1714564800";
+
+/*
+ * Sends one request line, reads the one JSON answer.  Returns 0 with *out
+ * (an object holding "ok": true), or an exit status after explaining on
+ * stderr what went wrong and what to do.
+ */
+static int ctl_request(const char *req, json_t **out)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *buf = NULL;
+	size_t len = 0;
+	json_error_t jerr;
+	json_t *ans;
+	FILE *mem;
+	int fd, e;
+
+	*out = NULL;
+	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
+		fprintf(stderr, "%s: socket path %s is too long\n", prog,
+			socket_path);
+		return MT_EXIT_USAGE;
+	}
+	memcpy(sa.sun_path, socket_path, strlen(socket_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa))) {
+		e = errno;
+		if (fd >= 0)
+			close(fd);
+		if (e == EACCES || e == EPERM)
+			fprintf(stderr,
+				"%s: permission denied on %s: run as root or "
+				"join group %s (sudo usermod -aG %s $USER, "
+				"then log in again)\n",
+				prog, socket_path, MT_GROUP, MT_GROUP);
+		else
+			fprintf(stderr,
+				"%s: cannot connect to %s: %s; is "
+				"mirror-targetd running? (systemctl status "
+				"mirror-targetd; or give its socket with "
+				"--socket PATH)\n",
+				prog, socket_path, strerror(e));
+		return MT_EXIT_FAILED;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	/* A refusal may close early: its answer is still there to read. */
+	if (write(fd, req, strlen(req)) == (ssize_t)strlen(req))
+		(void)!write(fd, "\n", 1);
+	mem = open_memstream(&buf, &len);
+	if (!mem) {
+		close(fd);
+		return MT_EXIT_FAILED;
+	}
+	for (;;) {
+		char chunk[65536];
+		ssize_t n = read(fd, chunk, sizeof(chunk));
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		fwrite(chunk, 1, (size_t)n, mem);
+	}
+	fclose(mem);
+	close(fd);
+	ans = json_loadb(buf ? buf : "", len, 0, &jerr);
+	free(buf);
+	if (!json_is_object(ans)) {
+		fprintf(stderr,
+			"%s: no valid answer from %s (%s); is the daemon "
+			"there a mirror-targetd of the same version?\n",
+			prog, socket_path, len ? jerr.text : "empty answer");
+		json_decref(ans);
+		return MT_EXIT_FAILED;
+	}
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		const char *msg =
+			json_string_value(json_object_get(ans, "error"));
+
+		fprintf(stderr, "%s: %s\n", prog, msg ? msg : "request failed");
+		json_decref(ans);
+		return MT_EXIT_FAILED;
+	}
+	*out = ans;
+	return 0;
+}
+
+static uint64_t jget(json_t *o, const char *path)
+{
+	char key[64];
+	const char *dot;
+
+	/* "a.b.c": nested objects; missing = 0 */
+	while (o && (dot = strchr(path, '.'))) {
+		snprintf(key, sizeof(key), "%.*s", (int)(dot - path), path);
+		o = json_object_get(o, key);
+		path = dot + 1;
+	}
+	o = o ? json_object_get(o, path) : NULL;
+	if (json_is_integer(o))
+		return (uint64_t)json_integer_value(o);
+	if (json_is_real(o))
+		return (uint64_t)json_real_value(o);
+	return 0;
+}
+
+static const char *jstr(json_t *o, const char *key, const char *def)
+{
+	const char *s = json_string_value(json_object_get(o, key));
+
+	return s ? s : def;
+}
+
+static void fmt_bytes(double v, char *buf, size_t size)
+{
+	static const char *const unit[] = { "B",   "KiB", "MiB",
+					    "GiB", "TiB", "PiB" };
+	int i = 0;
+
+	while (v >= 1024 && i < 5) {
+		v /= 1024;
+		i++;
+	}
+	snprintf(buf, size, i ? "%.1f %s" : "%.0f %s", v, unit[i]);
+}
+
+static void fmt_rate(double v, const char *u, char *buf, size_t size)
+{
+	static const char *const pre[] = { "", "k", "M", "G", "T" };
+	int i = 0;
+
+	while (v >= 1000 && i < 4) {
+		v /= 1000;
+		i++;
+	}
+	snprintf(buf, size, "%.*f %s%s", i ? 1 : 0, v, pre[i], u);
+}
+
+static void fmt_duration(uint64_t s, char *buf, size_t size)
+{
+	if (s >= 86400)
+		snprintf(buf, size, "%llud%02lluh%02llum",
+			 (unsigned long long)(s / 86400),
+			 (unsigned long long)(s % 86400 / 3600),
+			 (unsigned long long)(s % 3600 / 60));
+	else
+		snprintf(buf, size, "%lluh%02llum%02llus",
+			 (unsigned long long)(s / 3600),
+			 (unsigned long long)(s % 3600 / 60),
+			 (unsigned long long)(s % 60));
+}
+
+static void fmt_time(uint64_t ns, char *buf, size_t size)
+{
+	time_t t = (time_t)(ns / NSEC);
+	struct tm tm;
+	size_t n;
+
+	gmtime_r(&t, &tm);
+	n = strftime(buf, size, "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf + n, size - n, ".%03lluZ",
+		 (unsigned long long)(ns % NSEC / 1000000));
+}
+
+static uint64_t sum_array(json_t *arr, const char *key)
+{
+	uint64_t s = 0;
+	size_t i;
+	json_t *v;
+
+	json_array_foreach(arr, i, v)
+		s += jget(v, key);
+	return s;
+}
+
+/*
+ * The compact human view.  prev (may be NULL) is an earlier snapshot: the
+ * rates are over the time between the two.
+ */
+static void print_status(json_t *st, json_t *prev)
+{
+	json_t *cap = json_object_get(st, "capture");
+	json_t *flt = json_object_get(st, "filter");
+	json_t *seg = json_object_get(st, "segments");
+	json_t *xdp = json_object_get(st, "xdp");
+	json_t *socks = json_object_get(st, "sockets");
+	json_t *vnis = json_object_get(st, "vnis");
+	double now = json_real_value(
+		json_object_get(json_object_get(st, "daemon"), "now_unix"));
+	char a[64], b[64], c[64], d[64];
+	const char *cur = jstr(seg, "current", NULL);
+	size_t i;
+	json_t *v;
+
+	fmt_duration(jget(st, "daemon.uptime_seconds"), a, sizeof(a));
+	printf("mirror-targetd %s, pid %llu, up %s\n",
+	       jstr(json_object_get(st, "daemon"), "version", "?"),
+	       (unsigned long long)jget(st, "daemon.pid"), a);
+	printf("interface   %s, %s XDP (%s), bind %s, %llu queue%s/worker%s\n",
+	       jstr(cap, "interface", "?"), jstr(cap, "xdp_mode", "?"),
+	       jstr(cap, "xdp_program", "?"), jstr(cap, "bind_mode", "?"),
+	       (unsigned long long)jget(cap, "queues"),
+	       jget(cap, "queues") == 1 ? "" : "s",
+	       jget(cap, "queues") == 1 ? "" : "s");
+	if (!strcmp(jstr(flt, "state", "off"), "on"))
+		printf("filter      on: %s, %llu rule%s (%llu reload%s, %llu "
+		       "failed)\n",
+		       jstr(flt, "rules_file", "?"),
+		       (unsigned long long)jget(flt, "rules"),
+		       jget(flt, "rules") == 1 ? "" : "s",
+		       (unsigned long long)jget(flt, "reloads"),
+		       jget(flt, "reloads") == 1 ? "" : "s",
+		       (unsigned long long)jget(flt, "reload_failures"));
+	else
+		printf("filter      off: everything is captured\n");
+	printf("segment     %s in %s%s\n", cur ? cur : "(none open)",
+	       jstr(seg, "dir", "?"),
+	       json_is_true(json_object_get(seg, "stopped")) ?
+		       " -- WRITING STOPPED (disk full)" :
+		       "");
+	fmt_bytes((double)jget(seg, "bytes_on_disk"), a, sizeof(a));
+	fmt_bytes((double)jget(st, "disk.available_bytes"), b, sizeof(b));
+	fmt_bytes((double)jget(st, "disk.total_bytes"), c, sizeof(c));
+	printf("disk        %llu sealed segment%s, %s; %s free of %s\n",
+	       (unsigned long long)jget(seg, "sealed_on_disk"),
+	       jget(seg, "sealed_on_disk") == 1 ? "" : "s", a, b, c);
+	if (prev) {
+		double pnow = json_real_value(json_object_get(
+			json_object_get(prev, "daemon"), "now_unix"));
+		double dt = now - pnow > 0.001 ? now - pnow : 0.001;
+
+		fmt_rate((double)(jget(st, "totals.frames") -
+				  jget(prev, "totals.frames")) /
+				 dt,
+			 "pps", a, sizeof(a));
+		fmt_rate((double)(jget(st, "totals.frame_bytes") -
+				  jget(prev, "totals.frame_bytes")) *
+				 8 / dt,
+			 "bit/s", b, sizeof(b));
+		fmt_rate((double)(jget(st, "writer.records") -
+				  jget(prev, "writer.records")) /
+				 dt,
+			 "pps", c, sizeof(c));
+		printf("rates       received %s, %s; written %s (over %.1f s)\n",
+		       a, b, c, dt);
+	}
+	fmt_bytes((double)jget(st, "totals.frame_bytes"), a, sizeof(a));
+	printf("received    %llu frames (%s), %llu decapsulated\n",
+	       (unsigned long long)jget(st, "totals.frames"), a,
+	       (unsigned long long)jget(st, "totals.decap_ok"));
+	printf("verdicts    %llu accepted, %llu rejected, %llu unmatched\n",
+	       (unsigned long long)jget(flt, "accepted"),
+	       (unsigned long long)jget(flt, "rejected"),
+	       (unsigned long long)jget(flt, "unmatched"));
+	fmt_bytes((double)jget(st, "writer.bytes"), a, sizeof(a));
+	printf("written     %llu records (%s), %llu segments sealed\n",
+	       (unsigned long long)jget(st, "writer.records"), a,
+	       (unsigned long long)jget(seg, "sealed"));
+	printf("drops       xdp: %llu source not allowed, %llu vni not "
+	       "allowed, %llu invalid, %llu redirect failed\n"
+	       "            sockets: %llu rx_dropped, %llu rx_ring_full, %llu "
+	       "fill ring empty\n"
+	       "            writer: %llu disk full, %llu stopped, %llu I/O "
+	       "error\n",
+	       (unsigned long long)jget(xdp, "source_not_allowed"),
+	       (unsigned long long)jget(xdp, "vni_not_allowed"),
+	       (unsigned long long)jget(xdp, "invalid_vxlan"),
+	       (unsigned long long)jget(xdp, "redirect_failed"),
+	       (unsigned long long)sum_array(socks, "rx_dropped"),
+	       (unsigned long long)sum_array(socks, "rx_ring_full"),
+	       (unsigned long long)sum_array(socks, "rx_fill_ring_empty_descs"),
+	       (unsigned long long)jget(st, "writer.dropped_disk_full"),
+	       (unsigned long long)jget(st, "writer.dropped_stopped"),
+	       (unsigned long long)jget(st, "writer.dropped_io_error"));
+	printf("%-11s %14s %16s %14s %16s %10s\n", "VNI", "in packets",
+	       "in bytes", "out packets", "out bytes", "unknown");
+	json_array_foreach(vnis, i, v) {
+		snprintf(d, sizeof(d), "%llu%s%s",
+			 (unsigned long long)jget(v, "vni"),
+			 json_is_string(json_object_get(v, "session")) ? " " :
+									 "",
+			 jstr(v, "session", ""));
+		printf("%-11s %14llu %16llu %14llu %16llu %10llu\n", d,
+		       (unsigned long long)jget(v, "ingress.packets"),
+		       (unsigned long long)jget(v, "ingress.bytes"),
+		       (unsigned long long)jget(v, "egress.packets"),
+		       (unsigned long long)jget(v, "egress.bytes"),
+		       (unsigned long long)jget(v, "unknown.packets"));
+	}
+}
+
+static volatile sig_atomic_t stop_watch;
+
+static void on_sigint(int sig)
+{
+	(void)sig;
+	stop_watch = 1;
+}
+
+static bool parse_secs(const char *s, double *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtod(s, &end);
+	return !errno && end != s && !*end && *out > 0 && *out <= 86400;
+}
+
+static int cmd_status(const struct mt_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "watch", optional_argument, NULL, 'w' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	bool json = false, watch = false;
+	double secs = 1;
+	json_t *st, *prev = NULL;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "jw::S:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			json = true;
+			break;
+		case 'w':
+			watch = true;
+			/* `--watch 2` as well as `--watch=2` */
+			if (!optarg && optind < argc &&
+			    parse_secs(argv[optind], &secs))
+				optind++;
+			else if (optarg && !parse_secs(optarg, &secs)) {
+				fprintf(stderr,
+					"%s: --watch %s: give the refresh "
+					"interval in seconds, e.g. --watch 2\n",
+					prog, optarg);
+				return MT_EXIT_USAGE;
+			}
+			break;
+		case 'S':
+			socket_path = optarg;
+			break;
+		case 'h':
+			print_cmd_help(cmd);
+			return MT_EXIT_OK;
+		default:
+			usage_hint(cmd);
+			return MT_EXIT_USAGE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
+			argv[optind]);
+		usage_hint(cmd);
+		return MT_EXIT_USAGE;
+	}
+	ret = ctl_request("status", &st);
+	if (ret)
+		return ret;
+	json_object_del(st, "ok");
+	if (json && !watch) {
+		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(st);
+		return MT_EXIT_OK;
+	}
+	signal(SIGINT, on_sigint);
+	signal(SIGTERM, on_sigint);
+	if (!watch) {
+		/* A second sample for the rates. */
+		prev = st;
+		usleep(1000000);
+		ret = ctl_request("status", &st);
+		if (ret) {
+			json_decref(prev);
+			return ret;
+		}
+		print_status(st, prev);
+		json_decref(prev);
+		json_decref(st);
+		return MT_EXIT_OK;
+	}
+	for (;;) {
+		/* Like top: home, clear, redraw. */
+		if (json) {
+			json_object_del(st, "ok");
+			json_dumpf(st, stdout, JSON_COMPACT | JSON_SORT_KEYS);
+			putchar('\n');
+		} else {
+			printf("\033[H\033[2J");
+			print_status(st, prev);
+			printf("\n(every %.1f s; Ctrl-C to quit)\n", secs);
+		}
+		fflush(stdout);
+		json_decref(prev);
+		prev = st;
+		usleep((useconds_t)(secs * 1e6));
+		if (stop_watch)
+			break;
+		ret = ctl_request("status", &st);
+		if (ret || stop_watch)
+			break;
+	}
+	json_decref(prev);
+	return stop_watch ? MT_EXIT_OK : ret;
+}
+
+/* Options every daemon command takes besides --help. */
+static int simple_opts(const struct mt_cmd *cmd, int argc, char **argv,
+		       bool *json)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	int c;
+
+	while ((c = getopt_long(argc, argv, "jS:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'j':
+			if (!json)
+				goto bad;
+			*json = true;
+			break;
+		case 'S':
+			socket_path = optarg;
+			break;
+		case 'h':
+			print_cmd_help(cmd);
+			return -1;
+		default:
+			goto bad;
+		}
+	}
+	if (optind == argc)
+		return 0;
+	fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+bad:
+	usage_hint(cmd);
+	return MT_EXIT_USAGE;
+}
+
+static int cmd_rules(const struct mt_cmd *cmd, int argc, char **argv)
+{
+	bool json = false;
+	json_t *ans, *rules, *r;
+	size_t i;
+	int ret;
+
+	ret = simple_opts(cmd, argc, argv, &json);
+	if (ret)
+		return ret < 0 ? MT_EXIT_OK : ret;
+	ret = ctl_request("rules", &ans);
+	if (ret)
+		return ret;
+	json_object_del(ans, "ok");
+	if (json) {
+		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
+		putchar('\n');
+		json_decref(ans);
+		return MT_EXIT_OK;
+	}
+	rules = json_object_get(ans, "rules");
+	if (strcmp(jstr(ans, "filter", "off"), "on")) {
+		printf("filter off: no rules file, everything is captured\n");
+	} else {
+		printf("%s: %zu rule%s; hits since %s\n",
+		       jstr(ans, "rules_file", "?"), json_array_size(rules),
+		       json_array_size(rules) == 1 ? "" : "s",
+		       jget(ans, "reloads") ? "the last reload" :
+					      "the daemon started");
+		printf("%5s %12s %16s  %s\n", "ORDER", "PACKETS", "BYTES",
+		       "RULE");
+		json_array_foreach(rules, i, r)
+			printf("%5llu %12llu %16llu  %s\n",
+			       (unsigned long long)jget(r, "order"),
+			       (unsigned long long)jget(r, "packets"),
+			       (unsigned long long)jget(r, "bytes"),
+			       jstr(r, "rule", "?"));
+		if (jget(ans, "workers_behind"))
+			printf("(%llu worker%s not yet on these rules: their "
+			       "hits are not counted yet)\n",
+			       (unsigned long long)jget(ans, "workers_behind"),
+			       jget(ans, "workers_behind") == 1 ? "" : "s");
+	}
+	json_decref(ans);
+	return MT_EXIT_OK;
+}
+
+static int cmd_reload(const struct mt_cmd *cmd, int argc, char **argv)
+{
+	json_t *ans;
+	int ret;
+
+	ret = simple_opts(cmd, argc, argv, NULL);
+	if (ret)
+		return ret < 0 ? MT_EXIT_OK : ret;
+	ret = ctl_request("reload", &ans);
+	if (ret) {
+		if (ret == MT_EXIT_FAILED)
+			fprintf(stderr,
+				"%s: the daemon keeps the rules it "
+				"had\n",
+				prog);
+		return ret;
+	}
+	if (strcmp(jstr(ans, "filter", "off"), "on"))
+		printf("no rules file configured: the filter stays off\n");
+	else
+		printf("reloaded %s: %llu rule%s in force\n",
+		       jstr(ans, "rules_file", "?"),
+		       (unsigned long long)jget(ans, "rules"),
+		       jget(ans, "rules") == 1 ? "" : "s");
+	json_decref(ans);
+	return MT_EXIT_OK;
+}
+
+/* ---- segment files ------------------------------------------------------ */
+
+struct seg_file {
+	char name[256];
+	uint64_t size;
+	uint64_t records;
+	uint64_t min_ts, max_ts; /* ns; 0 when no records */
+	bool gz, bad;
+};
+
+static bool is_sealed_name(const char *n, const char *prefix)
+{
+	size_t pl = strlen(prefix), len = strlen(n);
+
+	if (strncmp(n, prefix, pl) || n[pl] != '-')
+		return false;
+	return (len > 5 && !strcmp(n + len - 5, ".pcap")) ||
+	       (len > 8 && !strcmp(n + len - 8, ".pcap.gz"));
+}
+
+static int cmp_seg(const void *a, const void *b)
+{
+	return strcmp(((const struct seg_file *)a)->name,
+		      ((const struct seg_file *)b)->name);
+}
+
+static void explain_dir_error(const char *dir, int e)
+{
+	fprintf(stderr, "%s: cannot read %s: %s", prog, dir, strerror(e));
+	if (e == EACCES)
+		fprintf(stderr,
+			"; run as root or join group %s (sudo "
+			"usermod -aG %s $USER, then log in again)",
+			MT_GROUP, MT_GROUP);
+	fputc('\n', stderr);
+}
+
+/* Sealed segments of dir in name (= time) order.  0 or an exit status. */
+static int list_segments(const char *dir, const char *prefix,
+			 struct seg_file **out, size_t *n)
+{
+	struct seg_file *v = NULL, *bigger;
+	size_t cnt = 0, cap = 0;
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	*out = NULL;
+	*n = 0;
+	if (!d) {
+		explain_dir_error(dir, errno);
+		return MT_EXIT_FAILED;
+	}
+	while ((e = readdir(d))) {
+		struct stat st;
+
+		if (!is_sealed_name(e->d_name, prefix))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 64;
+			bigger = realloc(v, cap * sizeof(*v));
+			if (!bigger) {
+				free(v);
+				closedir(d);
+				return MT_EXIT_FAILED;
+			}
+			v = bigger;
+		}
+		memset(&v[cnt], 0, sizeof(v[cnt]));
+		snprintf(v[cnt].name, sizeof(v[cnt].name), "%s", e->d_name);
+		v[cnt].gz = strlen(e->d_name) > 3 &&
+			    !strcmp(e->d_name + strlen(e->d_name) - 3, ".gz");
+		if (!fstatat(dirfd(d), e->d_name, &st, 0))
+			v[cnt].size = (uint64_t)st.st_size;
+		cnt++;
+	}
+	closedir(d);
+	if (cnt)
+		qsort(v, cnt, sizeof(*v), cmp_seg);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+/*
+ * An fd with the segment's pcap bytes: the file itself, or for .pcap.gz
+ * an unlinked temporary file it was inflated into.  -errno on failure.
+ */
+static int open_plain(const char *dir, const struct seg_file *s)
+{
+	char path[PATH_MAX + 256];
+	char buf[65536];
+	gzFile gz;
+	FILE *tmp;
+	int fd, n;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, s->name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || !s->gz)
+		return fd < 0 ? -errno : fd;
+	gz = gzdopen(fd, "rb");
+	tmp = tmpfile();
+	if (!gz || !tmp) {
+		if (gz)
+			gzclose(gz);
+		else
+			close(fd);
+		if (tmp)
+			fclose(tmp);
+		return -ENOMEM;
+	}
+	while ((n = gzread(gz, buf, sizeof(buf))) > 0)
+		fwrite(buf, 1, (size_t)n, tmp);
+	gzclose(gz);
+	fflush(tmp);
+	fd = dup(fileno(tmp));
+	fclose(tmp);
+	return fd < 0 ? -errno : fd;
+}
+
+/* One record of a segment, for sorting. */
+struct rec_ref {
+	uint64_t ts;
+	uint64_t off; /* of the record header */
+	uint32_t file; /* index into the cluster's fds */
+	uint32_t caplen, len;
+};
+
+/*
+ * Walks the whole records of fd (up to what mt_pcap_scan_fd found valid):
+ * counts them, finds the earliest and latest timestamps, and with refs
+ * appends those within [from, to).  0 or -errno.
+ */
+static int walk_segment(int fd, struct seg_file *s, uint64_t from, uint64_t to,
+			uint32_t file, struct rec_ref **refs, size_t *nrefs,
+			size_t *cap, uint32_t *snaplen)
+{
+	struct mt_pcap_scan scan;
+	struct mt_pcap_rec_hdr rh;
+	uint64_t pos = MT_PCAP_HDR_LEN;
+	FILE *f;
+	int ret, dfd;
+
+	ret = mt_pcap_scan_fd(fd, &scan);
+	if (ret)
+		return ret;
+	if (snaplen && scan.snaplen > *snaplen)
+		*snaplen = scan.snaplen;
+	dfd = dup(fd);
+	f = dfd >= 0 ? fdopen(dfd, "r") : NULL;
+	if (!f) {
+		if (dfd >= 0)
+			close(dfd);
+		return -ENOMEM;
+	}
+	s->records = 0;
+	s->min_ts = UINT64_MAX;
+	s->max_ts = 0;
+	if (fseeko(f, (off_t)pos, SEEK_SET))
+		goto out;
+	while (pos + MT_PCAP_REC_HDR_LEN <= scan.valid_end &&
+	       fread(&rh, sizeof(rh), 1, f) == 1) {
+		uint64_t ts = (uint64_t)rh.ts_sec * NSEC +
+			      (scan.nanosecond ? rh.ts_frac :
+						 (uint64_t)rh.ts_frac * 1000);
+
+		s->records++;
+		if (ts < s->min_ts)
+			s->min_ts = ts;
+		if (ts > s->max_ts)
+			s->max_ts = ts;
+		if (refs && ts >= from && ts < to) {
+			if (*nrefs == *cap) {
+				size_t ncap = *cap ? *cap * 2 : 4096;
+				struct rec_ref *b =
+					realloc(*refs, ncap * sizeof(**refs));
+
+				if (!b) {
+					ret = -ENOMEM;
+					goto out;
+				}
+				*refs = b;
+				*cap = ncap;
+			}
+			(*refs)[(*nrefs)++] = (struct rec_ref){
+				.ts = ts,
+				.off = pos,
+				.file = file,
+				.caplen = rh.caplen,
+				.len = rh.len,
+			};
+		}
+		pos += MT_PCAP_REC_HDR_LEN + rh.caplen;
+		if (fseeko(f, (off_t)pos, SEEK_SET))
+			break;
+	}
+out:
+	if (!s->records)
+		s->min_ts = 0;
+	fclose(f);
+	return ret;
+}
+
+/* The segment directory and prefix from the daemon. */
+static int daemon_segment_dir(char *dir, size_t dsize, char *prefix,
+			      size_t psize, char *cur, size_t csize)
+{
+	json_t *ans;
+	int ret = ctl_request("segments", &ans);
+
+	if (ret)
+		return ret;
+	snprintf(dir, dsize, "%s", jstr(ans, "dir", "."));
+	snprintf(prefix, psize, "%s", jstr(ans, "prefix", "mirror"));
+	if (cur)
+		snprintf(cur, csize, "%s", jstr(ans, "current", ""));
+	json_decref(ans);
+	return 0;
+}
+
+static int cmd_segments(const struct mt_cmd *cmd, int argc, char **argv)
+{
+	char dir[PATH_MAX], prefix[128], cur[256], t1[40], t2[40], sz[32];
+	struct seg_file *v;
+	bool json = false;
+	json_t *arr = NULL;
+	size_t n;
+	int ret;
+
+	ret = simple_opts(cmd, argc, argv, &json);
+	if (ret)
+		return ret < 0 ? MT_EXIT_OK : ret;
+	ret = daemon_segment_dir(dir, sizeof(dir), prefix, sizeof(prefix), cur,
+				 sizeof(cur));
+	if (ret)
+		return ret;
+	ret = list_segments(dir, prefix, &v, &n);
+	if (ret)
+		return ret;
+	if (json)
+		arr = json_array();
+	else
+		printf("%s (open: %s)\n%-44s %-24s %-24s %10s %10s\n", dir,
+		       cur[0] ? cur : "none", "SEGMENT", "FIRST PACKET",
+		       "LAST PACKET", "PACKETS", "SIZE");
+	for (size_t i = 0; i < n; i++) {
+		int fd = open_plain(dir, &v[i]);
+
+		if (fd < 0 ||
+		    walk_segment(fd, &v[i], 0, 0, 0, NULL, NULL, NULL, NULL))
+			v[i].bad = true;
+		if (fd >= 0)
+			close(fd);
+		if (arr) {
+			json_array_append_new(
+				arr,
+				json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:b}",
+					  "name", v[i].name, "size",
+					  (json_int_t)v[i].size, "packets",
+					  (json_int_t)v[i].records, "first_ns",
+					  (json_int_t)v[i].min_ts, "last_ns",
+					  (json_int_t)v[i].max_ts, "compressed",
+					  (int)v[i].gz, "unreadable",
+					  (int)v[i].bad));
+			continue;
+		}
+		if (v[i].bad) {
+			printf("%-44s (unreadable: %s)\n", v[i].name,
+			       fd < 0 ? strerror(-fd) : "not a pcap of ours");
+			continue;
+		}
+		fmt_time(v[i].min_ts, t1, sizeof(t1));
+		fmt_time(v[i].max_ts, t2, sizeof(t2));
+		fmt_bytes((double)v[i].size, sz, sizeof(sz));
+		printf("%-44s %-24s %-24s %10llu %10s\n", v[i].name,
+		       v[i].records ? t1 : "-", v[i].records ? t2 : "-",
+		       (unsigned long long)v[i].records, sz);
+	}
+	if (arr) {
+		json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "dir", dir, "prefix",
+				      prefix, "current",
+				      cur[0] ? json_string(cur) : json_null(),
+				      "segments", arr);
+
+		json_dumpf(o, stdout, JSON_INDENT(2));
+		putchar('\n');
+		json_decref(o);
+	}
+	free(v);
+	return MT_EXIT_OK;
+}
+
+static int cmd_rotate(const struct mt_cmd *cmd, int argc, char **argv)
+{
+	char dir[PATH_MAX], prefix[128], part[PATH_MAX + 256];
+	struct seg_file *before, *after;
+	size_t nb, na;
+	const char *rot;
+	json_t *ans;
+	int ret, i;
+
+	ret = simple_opts(cmd, argc, argv, NULL);
+	if (ret)
+		return ret < 0 ? MT_EXIT_OK : ret;
+	ret = daemon_segment_dir(dir, sizeof(dir), prefix, sizeof(prefix), NULL,
+				 0);
+	if (ret || (ret = list_segments(dir, prefix, &before, &nb)))
+		return ret;
+	ret = ctl_request("rotate", &ans);
+	if (ret) {
+		free(before);
+		return ret;
+	}
+	rot = jstr(ans, "rotated", NULL);
+	if (!rot) {
+		printf("no open segment to rotate\n");
+		goto out;
+	}
+	/* Sealing waits for every worker to let go of the segment. */
+	snprintf(part, sizeof(part), "%s/%s", dir, rot);
+	for (i = 0; i < 100 && !access(part, F_OK); i++)
+		usleep(100000);
+	if (!access(part, F_OK)) {
+		printf("%s was not sealed within 10 s: it holds no packets yet "
+		       "(empty segments are never sealed), or a writer still "
+		       "has it\n",
+		       rot);
+		goto out;
+	}
+	if (list_segments(dir, prefix, &after, &na))
+		goto out;
+	for (size_t j = 0; j < na; j++) {
+		bool old = false;
+
+		for (size_t k = 0; k < nb && !old; k++)
+			old = !strcmp(before[k].name, after[j].name);
+		if (!old)
+			printf("sealed %s/%s\n", dir, after[j].name);
+	}
+	free(after);
+out:
+	free(before);
+	json_decref(ans);
+	return MT_EXIT_OK;
+}
+
+/* ---- export ------------------------------------------------------------- */
+
+static int digits(const char *s, int n, int *out)
+{
+	*out = 0;
+	for (int i = 0; i < n; i++) {
+		if (s[i] < '0' || s[i] > '9')
+			return -1;
+		*out = *out * 10 + (s[i] - '0');
+	}
+	return 0;
+}
+
+/* RFC 3339 or unix seconds (both with an optional fraction) to UTC ns. */
+static int parse_time(const char *s, uint64_t *out)
+{
+	int Y, M, D, h, m, sec, oh = 0, om = 0;
+	uint64_t frac = 0, scale = NSEC;
+	struct tm tm = { 0 };
+	const char *p = s;
+	int64_t t, off = 0;
+
+	if (*p >= '0' && *p <= '9' && strspn(p, "0123456789.") == strlen(p)) {
+		char *end;
+		unsigned long long v = strtoull(p, &end, 10);
+
+		p = end;
+		if (*p == '.')
+			for (p++; *p >= '0' && *p <= '9'; p++) {
+				scale /= 10;
+				frac += (uint64_t)(*p - '0') * scale;
+			}
+		if (*p || v > 1ull << 40)
+			return -EINVAL;
+		*out = v * NSEC + frac;
+		return 0;
+	}
+	if (strlen(p) < 20 || digits(p, 4, &Y) || p[4] != '-' ||
+	    digits(p + 5, 2, &M) || p[7] != '-' || digits(p + 8, 2, &D) ||
+	    (p[10] != 'T' && p[10] != 't' && p[10] != ' ') ||
+	    digits(p + 11, 2, &h) || p[13] != ':' || digits(p + 14, 2, &m) ||
+	    p[16] != ':' || digits(p + 17, 2, &sec))
+		return -EINVAL;
+	p += 19;
+	if (*p == '.')
+		for (p++; *p >= '0' && *p <= '9'; p++) {
+			scale /= 10;
+			frac += (uint64_t)(*p - '0') * scale;
+		}
+	if (*p == 'Z' || *p == 'z') {
+		p++;
+	} else if ((*p == '+' || *p == '-') && strlen(p) == 6 &&
+		   !digits(p + 1, 2, &oh) && p[3] == ':' &&
+		   !digits(p + 4, 2, &om)) {
+		off = (oh * 3600 + om * 60) * (*p == '+' ? 1 : -1);
+		p += 6;
+	} else {
+		return -EINVAL;
+	}
+	if (*p || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 ||
+	    sec > 60)
+		return -EINVAL;
+	tm.tm_year = Y - 1900;
+	tm.tm_mon = M - 1;
+	tm.tm_mday = D;
+	tm.tm_hour = h;
+	tm.tm_min = m;
+	tm.tm_sec = sec;
+	t = (int64_t)timegm(&tm) - off;
+	if (t < 0)
+		return -EINVAL;
+	*out = (uint64_t)t * NSEC + frac;
+	return 0;
+}
+
+static int cmp_rec(const void *a, const void *b)
+{
+	const struct rec_ref *x = a, *y = b;
+
+	if (x->ts != y->ts)
+		return x->ts < y->ts ? -1 : 1;
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+/*
+ * Writes the records of segments v[first..last] within [from, to) in time
+ * order.  The segments of one cluster overlap in time (workers flush into
+ * a segment in batches), so their records are sorted together.
+ */
+static int export_cluster(const char *dir, struct seg_file *v, size_t first,
+			  size_t last, uint64_t from, uint64_t to, FILE *out,
+			  uint8_t *buf, uint64_t *written)
+{
+	size_t nfd = last - first + 1, nrefs = 0, cap = 0;
+	struct rec_ref *refs = NULL;
+	int *fds = calloc(nfd, sizeof(*fds)), ret = 0;
+
+	if (!fds)
+		return -ENOMEM;
+	for (size_t i = 0; i < nfd; i++) {
+		fds[i] = open_plain(dir, &v[first + i]);
+		if (fds[i] < 0)
+			continue;
+		ret = walk_segment(fds[i], &v[first + i], from, to, (uint32_t)i,
+				   &refs, &nrefs, &cap, NULL);
+		if (ret == -ENOMEM)
+			goto out;
+		ret = 0;
+	}
+	qsort(refs, nrefs, sizeof(*refs), cmp_rec);
+	for (size_t i = 0; i < nrefs; i++) {
+		const struct rec_ref *r = &refs[i];
+		uint8_t hdr[MT_PCAP_REC_HDR_LEN];
+		uint32_t caplen = r->caplen > MT_SNAPLEN_MAX ? MT_SNAPLEN_MAX :
+							       r->caplen;
+
+		if (pread(fds[r->file], buf, caplen,
+			  (off_t)(r->off + MT_PCAP_REC_HDR_LEN)) !=
+		    (ssize_t)caplen)
+			continue;
+		mt_pcap_rec_header(hdr, r->ts, caplen, r->len, true);
+		if (fwrite(hdr, sizeof(hdr), 1, out) != 1 ||
+		    fwrite(buf, caplen, 1, out) != 1) {
+			ret = -errno;
+			goto out;
+		}
+		(*written)++;
+	}
+out:
+	for (size_t i = 0; i < nfd; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	free(fds);
+	free(refs);
+	return ret;
+}
+
+static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "from", required_argument, NULL, 'f' },
+		{ "to", required_argument, NULL, 't' },
+		{ "vni", required_argument, NULL, 'v' },
+		{ "dir", required_argument, NULL, 'd' },
+		{ "prefix", required_argument, NULL, 'p' },
+		{ "force", no_argument, NULL, 'F' },
+		{ "socket", required_argument, NULL, 'S' },
+		{ "help", no_argument, NULL, 'h' },
+		{ 0 },
+	};
+	char dir[PATH_MAX] = "", prefix[128] = "mirror";
+	uint64_t from = 0, to = 0, written = 0;
+	bool have_from = false, have_to = false, force = false;
+	uint8_t hdr[MT_PCAP_HDR_LEN], *buf = NULL;
+	uint32_t snaplen = 0;
+	struct seg_file *v;
+	size_t n, i, first;
+	int c, ret;
+
+	while ((c = getopt_long(argc, argv, "f:t:v:d:p:FS:h", opts, NULL)) !=
+	       -1) {
+		switch (c) {
+		case 'f':
+		case 't':
+			if (parse_time(optarg, c == 'f' ? &from : &to)) {
+				fprintf(stderr,
+					"%s: --%s %s: not a time I "
+					"understand; %s\n",
+					prog, c == 'f' ? "from" : "to", optarg,
+					time_formats);
+				return MT_EXIT_USAGE;
+			}
+			*(c == 'f' ? &have_from : &have_to) = true;
+			break;
+		case 'v':
+			fprintf(stderr,
+				"%s: --vni %s: cannot filter by VNI: the "
+				"segments hold the mirrored frames without "
+				"their VXLAN header, so the session is not in "
+				"the files.  Give each session its own "
+				"instance/output directory, or filter by the "
+				"source ENI's addresses afterwards (tshark -r "
+				"- -Y 'ip.addr == 10.0.0.5')\n",
+				prog, optarg);
+			return MT_EXIT_USAGE;
+		case 'd':
+			snprintf(dir, sizeof(dir), "%s", optarg);
+			break;
+		case 'p':
+			snprintf(prefix, sizeof(prefix), "%s", optarg);
+			break;
+		case 'F':
+			force = true;
+			break;
+		case 'S':
+			socket_path = optarg;
+			break;
+		case 'h':
+			print_cmd_help(cmd);
+			return MT_EXIT_OK;
+		default:
+			usage_hint(cmd);
+			return MT_EXIT_USAGE;
+		}
+	}
+	if (!have_from || !have_to || optind < argc) {
+		fprintf(stderr,
+			"%s: export needs --from TIME and --to TIME "
+			"(%s)\n",
+			prog, time_formats);
+		usage_hint(cmd);
+		return MT_EXIT_USAGE;
+	}
+	if (to <= from) {
+		fprintf(stderr,
+			"%s: --to must be later than --from (the range is "
+			"FROM inclusive to TO exclusive)\n",
+			prog);
+		return MT_EXIT_USAGE;
+	}
+	if (isatty(STDOUT_FILENO) && !force) {
+		fprintf(stderr,
+			"%s: export writes a pcap to standard output, which "
+			"is a terminal; redirect it (> range.pcap) or pipe it "
+			"(| wireshark -k -i -), or give --force\n",
+			prog);
+		return MT_EXIT_USAGE;
+	}
+	if (!dir[0]) {
+		ret = daemon_segment_dir(dir, sizeof(dir), prefix,
+					 sizeof(prefix), NULL, 0);
+		if (ret)
+			return ret;
+	}
+	ret = list_segments(dir, prefix, &v, &n);
+	if (ret)
+		return ret;
+	/* First pass: each segment's time span and the largest snaplen. */
+	for (i = 0; i < n; i++) {
+		int fd = open_plain(dir, &v[i]);
+
+		if (fd < 0 || walk_segment(fd, &v[i], 0, 0, 0, NULL, NULL, NULL,
+					   &snaplen)) {
+			fprintf(stderr, "%s: warning: skipping %s/%s: %s\n",
+				prog, dir, v[i].name,
+				fd < 0 ? strerror(-fd) : "not a pcap of ours");
+			v[i].bad = true;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	buf = malloc(MT_SNAPLEN_MAX);
+	if (!buf) {
+		free(v);
+		return MT_EXIT_FAILED;
+	}
+	mt_pcap_file_header(hdr, snaplen ? snaplen : MT_SNAPLEN_MAX, true);
+	fwrite(hdr, sizeof(hdr), 1, stdout);
+	/* Then clusters of segments whose time spans overlap. */
+	for (i = 0; i < n;) {
+		uint64_t end;
+
+		if (v[i].bad || !v[i].records || v[i].max_ts < from ||
+		    v[i].min_ts >= to) {
+			i++;
+			continue;
+		}
+		first = i;
+		end = v[i].max_ts;
+		while (i + 1 < n && !v[i + 1].bad && v[i + 1].records &&
+		       v[i + 1].min_ts <= end) {
+			i++;
+			if (v[i].max_ts > end)
+				end = v[i].max_ts;
+		}
+		ret = export_cluster(dir, v, first, i, from, to, stdout, buf,
+				     &written);
+		if (ret) {
+			fprintf(stderr, "%s: export stopped: %s\n", prog,
+				strerror(-ret));
+			break;
+		}
+		i++;
+	}
+	if (fflush(stdout) && !ret) {
+		fprintf(stderr, "%s: cannot write to stdout: %s\n", prog,
+			strerror(errno));
+		ret = -EIO;
+	}
+	fprintf(stderr, "%s: exported %llu packet%s from %s\n", prog,
+		(unsigned long long)written, written == 1 ? "" : "s", dir);
+	free(buf);
+	free(v);
+	return ret ? MT_EXIT_FAILED : MT_EXIT_OK;
+}
+
 /* ---- the command table -------------------------------------------------- */
 
 static const struct mt_cmd commands[] = {
+	{
+		.name = "status",
+		.run = cmd_status,
+		.summary = "show what the running daemon is doing",
+		.usage = "status [--json] [--watch [SECS]] [--socket PATH]",
+		.help = "DESCRIPTION\n"
+			"    Asks mirror-targetd over its control socket for its\n"
+			"    counters and shows interface, XDP mode, bind mode,\n"
+			"    queues/workers, uptime, the filter (off, or rule file and\n"
+			"    count), the open segment, disk use and free space, the\n"
+			"    rates over one second (pps, bit/s) and the totals: frames\n"
+			"    received and decapsulated, filter verdicts, records\n"
+			"    written, drops by cause (XDP, socket, writer) and packets\n"
+			"    and bytes per session (VNI) and direction.\n"
+			"\n"
+			"    Per VNI, compare with CloudWatch's metrics of the source\n"
+			"    ENI: in packets ~ NetworkPacketsMirrorIn, out packets ~\n"
+			"    NetworkPacketsMirrorOut, in/out bytes ~ NetworkMirrorIn/Out.\n"
+			"\n"
+			"OPTIONS\n"
+			"    -j, --json\n"
+			"        Print the counters as JSON (schema_version 1; the\n"
+			"        schema is documented in mirrorctl(8) and stays stable).\n"
+			"    -w, --watch [SECS]\n"
+			"        Refresh every SECS seconds (default 1) in place, like\n"
+			"        top, with the rates over each interval; Ctrl-C quits.\n"
+			"        With --json, one compact JSON line per interval.\n"
+			"    -S, --socket PATH\n"
+			"        The daemon's control socket (default " MT_DEFAULT_SOCKET
+			").\n"
+			"    -h, --help\n"
+			"        Show this help.\n"
+			"\n"
+			"EXIT STATUS\n"
+			"    0 success; 1 the daemon cannot be reached or refused.\n"
+			"\n"
+			"EXAMPLES\n"
+			"    mirrorctl status\n"
+			"    mirrorctl status --json | jq .vnis\n"
+			"    mirrorctl status --watch 2\n",
+	},
+	{
+		.name = "rules",
+		.run = cmd_rules,
+		.summary = "list the rules in force with their hit counters",
+		.usage = "rules [--json] [--socket PATH]",
+		.help = "DESCRIPTION\n"
+			"    Lists the daemon's rules in evaluation order, each with\n"
+			"    the packets and bytes it decided (first match), counted\n"
+			"    since the rules were loaded (start or last reload).\n"
+			"\n"
+			"OPTIONS\n"
+			"    -j, --json       the same as JSON\n"
+			"    -S, --socket PATH\n"
+			"                     the daemon's control socket\n"
+			"    -h, --help       show this help\n",
+	},
+	{
+		.name = "segments",
+		.run = cmd_segments,
+		.summary = "list the sealed segments with their time spans",
+		.usage = "segments [--json] [--socket PATH]",
+		.help = "DESCRIPTION\n"
+			"    Lists the sealed segments of the daemon's output\n"
+			"    directory in time order, with the time of their first and\n"
+			"    last packet (UTC), their packet count and size, and names\n"
+			"    the open segment.  The files are read by mirrorctl itself,\n"
+			"    so it needs read access to the directory (root or group\n"
+			"    mirror-target).\n"
+			"\n"
+			"OPTIONS\n"
+			"    -j, --json       the same as JSON (times in ns since 1970)\n"
+			"    -S, --socket PATH\n"
+			"                     the daemon's control socket\n"
+			"    -h, --help       show this help\n",
+	},
+	{
+		.name = "rotate",
+		.run = cmd_rotate,
+		.summary = "seal the open segment now and start a new one",
+		.usage = "rotate [--socket PATH]",
+		.help = "DESCRIPTION\n"
+			"    Asks the daemon to close the open segment and start a new\n"
+			"    one, waits until the old one is sealed (up to 10 s) and\n"
+			"    prints its path.  A segment without packets is never\n"
+			"    sealed; rotate says so.\n"
+			"\n"
+			"OPTIONS\n"
+			"    -S, --socket PATH\n"
+			"                     the daemon's control socket\n"
+			"    -h, --help       show this help\n",
+	},
+	{
+		.name = "reload",
+		.run = cmd_reload,
+		.summary = "re-read the rules file without stopping capture",
+		.usage = "reload [--socket PATH]",
+		.help = "DESCRIPTION\n"
+			"    Makes the daemon re-read its rules file (like SIGHUP) and\n"
+			"    swap the new rules in between two batches: no packet is\n"
+			"    lost.  When the file is invalid the daemon keeps the rules\n"
+			"    it had, and reload prints FILE:LINE:COL: and the reason.\n"
+			"\n"
+			"OPTIONS\n"
+			"    -S, --socket PATH\n"
+			"                     the daemon's control socket\n"
+			"    -h, --help       show this help\n"
+			"\n"
+			"EXIT STATUS\n"
+			"    0 reloaded; 1 the file is invalid (the old rules stay) or\n"
+			"    the daemon cannot be reached.\n",
+	},
+	{
+		.name = "export",
+		.run = cmd_export,
+		.summary = "merge the packets of a time range into one pcap",
+		.usage =
+			"export --from TIME --to TIME [--dir DIR] [--socket PATH]",
+		.help = "DESCRIPTION\n"
+			"    Writes one pcap (nanosecond timestamps) to standard\n"
+			"    output with the packets of every sealed segment whose\n"
+			"    time is in [FROM, TO), in time order, so that\n"
+			"        ssh host mirrorctl export --from ... --to ... |\n"
+			"            wireshark -k -i -\n"
+			"    works.  Compressed segments (.pcap.gz) are read too.  The\n"
+			"    open segment is not included: `mirrorctl rotate` first\n"
+			"    to include the latest packets.\n"
+			"\n"
+			"    TIME is RFC 3339 (2024-05-01T12:00:00Z,\n"
+			"    2024-05-01T14:00:00.5+02:00) or unix seconds (1714564800).\n"
+			"\n"
+			"    There is no --vni: segments hold the mirrored frames\n"
+			"    without their VXLAN header, so the session is not in the\n"
+			"    files; give each session its own output directory, or\n"
+			"    filter the export by the source's addresses with tshark.\n"
+			"\n"
+			"OPTIONS\n"
+			"    -f, --from TIME  first instant (inclusive)\n"
+			"    -t, --to TIME    end (exclusive)\n"
+			"    -d, --dir DIR    read the segments of DIR (no daemon needed);\n"
+			"                     by default the daemon says where they are\n"
+			"    -p, --prefix P   segment name prefix with --dir (default mirror)\n"
+			"    -F, --force      write even when standard output is a terminal\n"
+			"    -S, --socket PATH\n"
+			"                     the daemon's control socket\n"
+			"    -h, --help       show this help\n"
+			"\n"
+			"EXIT STATUS\n"
+			"    0 success (also when no packet is in the range: the output\n"
+			"    is then an empty pcap); 1 reading or writing failed; 2 bad\n"
+			"    usage, e.g. a time in another format.\n",
+	},
 	{
 		.name = "check-rules",
 		.run = cmd_check_rules,
@@ -627,7 +1966,7 @@ static void print_help(void)
 	       "    AWS VPC Traffic Mirroring\n"
 	       "\n"
 	       "SYNOPSIS\n"
-	       "    mirrorctl COMMAND [OPTIONS] [ARGS]\n"
+	       "    mirrorctl [--socket PATH] COMMAND [OPTIONS] [ARGS]\n"
 	       "    mirrorctl COMMAND --help\n"
 	       "    mirrorctl --help | --version\n"
 	       "\n"
@@ -643,6 +1982,7 @@ static void print_help(void)
 	       "\n"
 	       "FILES\n"
 	       "    /etc/mirror-target/mirror-target.conf  configuration\n"
+	       "    " MT_DEFAULT_SOCKET "    control socket (--socket)\n"
 	       "    /var/lib/mirror-target/segments/       captured segments\n"
 	       "\n"
 	       "SEE ALSO\n"
@@ -664,6 +2004,20 @@ int main(int argc, char **argv)
 	const struct mt_cmd *cmd;
 	static char argv0[64];
 
+	/* `mirrorctl --socket PATH COMMAND ...` */
+	while (argc > 1 && !strncmp(argv[1], "--socket", 8)) {
+		if (argv[1][8] == '=') {
+			socket_path = argv[1] + 9;
+		} else if (!argv[1][8] && argc > 2) {
+			socket_path = argv[2];
+			argv++;
+			argc--;
+		} else {
+			break;
+		}
+		argv++;
+		argc--;
+	}
 	if (argc < 2) {
 		fprintf(stderr, "%s: missing command\n", prog);
 		usage_hint(NULL);

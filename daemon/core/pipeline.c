@@ -38,26 +38,36 @@ struct mt_ruleset *mt_rules_ref_publish(struct mt_rules_ref *ref,
 	return old;
 }
 
-/* Loads the current set and fresh hit counters; 0 or -ENOMEM. */
+/*
+ * Loads the current set and fresh hit counters; 0 or -ENOMEM.  The rules'
+ * actions are copied next to the counters (one allocation) so that the
+ * packet path reads a byte instead of calling into the rule set.
+ */
 static int pick_up_rules(struct mt_pipeline *p, uint64_t gen)
 {
 	struct mt_ruleset *rs;
 	struct mt_rule_hits *hits = NULL;
+	uint8_t *actions = NULL;
 	size_t n;
 	int err = 0;
 
 	rs = atomic_load_explicit(&p->rules->rs, memory_order_acquire);
 	n = rs ? mt_ruleset_count(rs) : 0;
 	if (n) {
-		hits = calloc(n, sizeof(*hits));
+		hits = calloc(1, n * (sizeof(*hits) + 1));
 		if (!hits) {
 			/* Still filter correctly; only per-rule hits are lost. */
 			err = -ENOMEM;
 			n = 0;
+		} else {
+			actions = (uint8_t *)(hits + n);
+			for (size_t i = 0; i < n; i++)
+				actions[i] = mt_ruleset_rule(rs, i)->action;
 		}
 	}
 	free(p->hits);
 	p->hits = hits;
+	p->actions = actions;
 	p->nhits = n;
 	p->rs = rs;
 	/* The control thread reads rs_gen to know when the old set is free. */
@@ -84,6 +94,7 @@ void mt_pipeline_fini(struct mt_pipeline *p)
 {
 	free(p->hits);
 	p->hits = NULL;
+	p->actions = NULL;
 	p->nhits = 0;
 	p->rs = NULL;
 }
@@ -100,6 +111,67 @@ void mt_pipeline_begin_batch(struct mt_pipeline *p)
 	pick_up_rules(p, gen);
 }
 
+/* Copies the session of vni into the direction cache. */
+static void dir_cache_fill(struct mt_pipeline *p, uint32_t vni)
+{
+	struct mt_pipeline_dir_cache *c = &p->dir_cache;
+	const struct mt_session *ses = mt_sessions_find(p->sessions, vni);
+	unsigned int k = 0;
+
+	c->vni = vni;
+	c->valid = true;
+	c->slow = false;
+	for (size_t i = 0; ses && i < ses->naddrs; i++) {
+		if (ses->addrs[i].family != AF_INET)
+			continue;
+		if (k == MT_PIPELINE_DIR_V4_MAX) {
+			c->slow = true;
+			break;
+		}
+		c->v4[k++] = ses->addrs[i].v4;
+	}
+	/* Repeats of an address change no answer and keep the loop fixed. */
+	for (unsigned int i = k; i < MT_PIPELINE_DIR_V4_MAX; i++)
+		c->v4[i] = k ? c->v4[0] : 0;
+	c->any_v4 = k ? 1 : 0;
+}
+
+/*
+ * mt_direction_infer() for the common case, an IPv4 inner flow of the
+ * session seen last: a fixed-length compare over plain integers that the
+ * compiler vectorises, no session search.  Same answer (test_pipeline).
+ */
+static inline enum mt_direction infer_dir(struct mt_pipeline *p,
+					  const struct mt_decap *d)
+{
+	const struct mt_pipeline_dir_cache *c = &p->dir_cache;
+	const struct mt_flow *f = &d->flow;
+	unsigned int in_src, in_dst, ms = 0, md = 0, outer4;
+	uint32_t src, dst;
+
+	if (unlikely(!(f->flags & MT_FLOW_IP) || f->src.family != AF_INET))
+		return mt_direction_infer(p->sessions, d);
+	if (unlikely(!c->valid || c->vni != d->vni))
+		dir_cache_fill(p, d->vni);
+	if (unlikely(c->slow))
+		return mt_direction_infer(p->sessions, d);
+	src = f->src.v4;
+	dst = f->dst.v4;
+	for (unsigned int i = 0; i < MT_PIPELINE_DIR_V4_MAX; i++) {
+		ms |= c->v4[i] == src;
+		md |= c->v4[i] == dst;
+	}
+	/* The outer source is the mirrored ENI's primary address. */
+	outer4 = d->outer_src.family == AF_INET;
+	in_src = (ms & c->any_v4) | (outer4 & (d->outer_src.v4 == src));
+	in_dst = (md & c->any_v4) | (outer4 & (d->outer_src.v4 == dst));
+	/* src in S: egress (2); else dst in S: ingress (1); else unknown. */
+	return (enum mt_direction)(in_src << 1 | (in_dst & ~in_src));
+}
+
+_Static_assert(MT_DIR_UNKNOWN == 0 && MT_DIR_INGRESS == 1 && MT_DIR_EGRESS == 2,
+	       "infer_dir() computes the direction arithmetically");
+
 static inline void process(struct mt_pipeline *p, const struct mt_decap *d,
 			   uint64_t ts_ns)
 {
@@ -109,12 +181,15 @@ static inline void process(struct mt_pipeline *p, const struct mt_decap *d,
 	st->decap_ok++;
 	st->decap[MT_DECAP_OK]++;
 	st->inner[d->inner_status]++;
-	dir = mt_direction_infer(p->sessions, d);
+	dir = infer_dir(p, d);
 	st->dir_packets[dir]++;
 	st->dir_bytes[dir] += d->orig_len;
+	/* Per session, for CloudWatch's NetworkPacketsMirrorIn/Out (stats.h). */
+	mt_vni_table_count(&p->vnis, d->vni, dir, d->orig_len);
 
 	if (p->rs) {
 		int idx = mt_ruleset_match(p->rs, dir, d->vni, &d->flow);
+		uint8_t action;
 
 		if (idx < 0) {
 			st->unmatched++;
@@ -123,8 +198,11 @@ static inline void process(struct mt_pipeline *p, const struct mt_decap *d,
 		if (likely((size_t)idx < p->nhits)) {
 			p->hits[idx].packets++;
 			p->hits[idx].bytes += d->orig_len;
+			action = p->actions[idx];
+		} else {
+			action = mt_ruleset_rule(p->rs, idx)->action;
 		}
-		if (mt_ruleset_rule(p->rs, idx)->action == MT_ACTION_REJECT) {
+		if (action == MT_ACTION_REJECT) {
 			st->rejected++;
 			return;
 		}
@@ -155,6 +233,45 @@ void mt_pipeline_process_eth(struct mt_pipeline *p, const uint8_t *frame,
 	process(p, &d, ts_ns);
 }
 
+/*
+ * How far ahead the batch prefetches: far enough that a miss to memory
+ * (~100 ns) is covered by the packets in between, near enough that the
+ * lines are still in L1 when their turn comes.
+ */
+#define PREFETCH_AHEAD 4
+
+/* The outer headers and the inner headers up to the ports. */
+static inline void prefetch_frame(const uint8_t *frame)
+{
+	__builtin_prefetch(frame);
+	__builtin_prefetch(frame + 64);
+}
+
+void mt_pipeline_process_batch(struct mt_pipeline *p,
+			       const uint8_t *const *frames,
+			       const uint32_t *lens, const uint64_t *ts,
+			       unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n && i < PREFETCH_AHEAD; i++)
+		prefetch_frame(frames[i]);
+	for (i = 0; i < n; i++) {
+		struct mt_decap d;
+		enum mt_decap_status s;
+
+		if (i + PREFETCH_AHEAD < n)
+			prefetch_frame(frames[i + PREFETCH_AHEAD]);
+		p->stats.frames++;
+		p->stats.frame_bytes += lens[i];
+		s = mt_decap_eth(frames[i], lens[i], p->vxlan_port, &d);
+		if (unlikely(s != MT_DECAP_OK)) {
+			p->stats.decap[s < MT_DECAP__MAX ? s : 0]++;
+			continue;
+		}
+		process(p, &d, ts[i]);
+	}
+}
 void mt_pipeline_process_ip(struct mt_pipeline *p, const uint8_t *l3,
 			    uint32_t len, uint16_t ethertype, uint64_t ts_ns)
 {

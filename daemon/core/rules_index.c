@@ -544,6 +544,12 @@ static inline uint32_t mask4(unsigned len)
 	return (uint32_t)(~0ull << (32 - len));
 }
 
+/*
+ * Branches, not a branch-free combination of the compares: the protocol
+ * test settles most candidates, and its outcome repeats from candidate to
+ * candidate of one packet, which the predictor learns (measured: the
+ * branch-free form was 50% slower at 10 rules).
+ */
 static inline bool cand_matches(const struct probe *p, const struct mt_cand *c)
 {
 	const struct mt_flow *f = p->flow;
@@ -572,6 +578,16 @@ static inline uint32_t scan(const struct probe *p, const struct mt_cand *c,
 			return c[i].rule;
 	}
 	return best;
+}
+
+/* All the rules of a small classifier, in order: the first match wins. */
+static inline uint32_t scan_small(const struct probe *p,
+				  const struct mt_cand *c, uint32_t n)
+{
+	for (uint32_t i = 0; i < n; i++)
+		if (cand_matches(p, &c[i]))
+			return c[i].rule;
+	return UINT32_MAX;
 }
 
 /* The deepest prefix containing a key: its rules and its parent. */
@@ -673,7 +689,7 @@ int mt_ruleset_match(const struct mt_ruleset *rs, enum mt_direction dir,
 	p.ports = (flow->flags & (MT_FLOW_PORTS | MT_FLOW_LATER_FRAG)) ==
 		  MT_FLOW_PORTS;
 	if (c->small) {
-		best = scan(&p, c->small, 0, c->nrules, best);
+		best = scan_small(&p, c->small, c->nrules);
 		return best == UINT32_MAX ? -1 : (int)best;
 	}
 

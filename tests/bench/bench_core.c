@@ -24,6 +24,9 @@
  * Modes:
  *   bench_core [--dir D] [--reps N] [--quick]   the benchmark, Markdown out
  *   bench_core --profile SIZE RULES             one cell, repeated (perf)
+ *   ... --per-frame                             mt_pipeline_process_eth()
+ *                                               per frame, not the batch call
+ *   bench_core --match RULES                    the matcher alone, one set
  *   bench_core --gen-rules N SEED FILE          a rules file (N rules)
  *   bench_core --write-pcap FILE NFRAMES        raw VXLAN capture (64/512/1500)
  *   bench_core --run CMD [ARG...]               "WALL CPU USER" ns of a command
@@ -97,6 +100,12 @@ static uint32_t rng_below(uint32_t n)
  * --clock wall measures elapsed time instead.
  */
 static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
+
+/*
+ * --per-frame: mt_pipeline_process_eth() on each frame instead of
+ * mt_pipeline_process_batch(), to see what the batch entry point gains.
+ */
+static bool bench_per_frame;
 
 static uint64_t now_ns(void)
 {
@@ -442,6 +451,9 @@ static double run_pipeline_once(struct bench_env *env,
 {
 	struct mt_segment_config seg = env->cfg.seg;
 	uint64_t n = packets_for(env, size), done, t0, t1, ts;
+	const uint8_t *frames[BENCH_BATCH];
+	uint32_t lens[BENCH_BATCH];
+	uint64_t tss[BENCH_BATCH];
 	struct mt_segmenter *sg;
 	struct mt_rules_ref ref;
 	struct mt_pipeline p;
@@ -477,13 +489,22 @@ static double run_pipeline_once(struct bench_env *env,
 		unsigned j, base = (unsigned)(done % BENCH_NFRAMES);
 
 		mt_pipeline_begin_batch(&p);
+		/* What the worker has after peeking at the rx ring. */
 		for (j = 0; j < BENCH_BATCH; j++) {
 			unsigned idx = base + j;
 
-			mt_pipeline_process_eth(
-				&p, fs->umem + (size_t)idx * BENCH_CHUNK,
-				fs->len[idx], ts);
+			frames[j] = fs->umem + (size_t)idx * BENCH_CHUNK;
+			lens[j] = fs->len[idx];
+			tss[j] = ts;
 			ts += BENCH_GAP_NS;
+		}
+		if (bench_per_frame) {
+			for (j = 0; j < BENCH_BATCH; j++)
+				mt_pipeline_process_eth(&p, frames[j], lens[j],
+							tss[j]);
+		} else {
+			mt_pipeline_process_batch(&p, frames, lens, tss,
+						  BENCH_BATCH);
 		}
 		if (done % BENCH_TICK_EVERY == 0)
 			mt_segmenter_tick(sg, ts);
@@ -1004,6 +1025,43 @@ static int run_profile(struct bench_env *env, unsigned size, unsigned nrules,
 	return 0;
 }
 
+/* The matcher alone for one rule count, for quick before/after checks. */
+static int run_match_only(struct bench_env *env, unsigned nrules)
+{
+	struct gen_rule *rules = calloc(BENCH_MAX_RULES, sizeof(*rules));
+	struct flows *flows = malloc(sizeof(*flows));
+	struct frameset *fs = calloc(1, sizeof(*fs));
+	char path[PATH_MAX + 32];
+	struct mt_ruleset *rs;
+	struct mt_err err;
+	double ns[16] = { 0 };
+	unsigned r, passes;
+
+	if (!rules || !flows || !fs)
+		die(ENOMEM, "out of memory");
+	gen_rules(rules, BENCH_MAX_RULES - 1, BENCH_SEED);
+	snprintf(path, sizeof(path), "%s/rules.conf", env->dir);
+	gen_write_rules(path, rules, nrules);
+	rs = mt_ruleset__load(path, NULL, &err);
+	if (!rs)
+		die(0, "%s", err.msg);
+	unlink(path);
+	frameset_build(fs, bench_sizes[0], rules, BENCH_MAX_RULES - 1);
+	flows_build(flows, fs, &env->sessions);
+	if (check_match(rs, flows))
+		die(0, "mt_ruleset_match disagrees with the linear scan");
+	passes = match_passes(rs, flows, false);
+	for (r = 0; r < env->reps; r++)
+		ns[r] = time_match(rs, flows, passes, false);
+	printf("match %u rules: %.1f ns/call\n", nrules, best(ns, env->reps));
+	mt_ruleset__destroy(rs);
+	free(fs->umem);
+	free(fs);
+	free(flows);
+	free(rules);
+	return 0;
+}
+
 /* Set once the scratch directory exists; die() leaves through exit(). */
 static char cleanup_dir[256];
 
@@ -1019,8 +1077,9 @@ static void usage(void)
 {
 	fprintf(stderr,
 		"usage: bench_core [--dir DIR] [--reps N] [--clock cpu|wall] "
-		"[--quick]\n"
-		"       bench_core --profile SIZE RULES [--reps N]\n"
+		"[--quick] [--per-frame]\n"
+		"       bench_core --profile SIZE RULES [--reps N] [--per-frame]\n"
+		"       bench_core --match RULES [--reps N]\n"
 		"       bench_core --gen-rules N SEED FILE\n"
 		"       bench_core --write-pcap FILE NFRAMES\n"
 		"       bench_core --run COMMAND [ARG...]\n");
@@ -1033,7 +1092,7 @@ int main(int argc, char **argv)
 				 .byte_budget = 192u << 20,
 				 .max_packets = 8u << 20 };
 	const char *base = "/dev/shm";
-	unsigned profile_size = 0, profile_rules = 0;
+	unsigned profile_size = 0, profile_rules = 0, match_rules = 0;
 	int i, ret;
 
 	if (argc >= 2 && !strcmp(argv[1], "--gen-rules")) {
@@ -1082,6 +1141,12 @@ int main(int argc, char **argv)
 			    profile_rules > BENCH_MAX_RULES)
 				die(0, "--profile SIZE RULES: 64..3000 bytes, "
 				       "0..10000 rules");
+		} else if (!strcmp(argv[i], "--match") && i + 1 < argc) {
+			match_rules = (unsigned)strtoul(argv[++i], NULL, 0);
+			if (match_rules < 1 || match_rules > BENCH_MAX_RULES)
+				die(0, "--match RULES: 1..10000 rules");
+		} else if (!strcmp(argv[i], "--per-frame")) {
+			bench_per_frame = true;
 		} else if (!strcmp(argv[i], "--quick")) {
 			env.reps = 1;
 			env.byte_budget = 64u << 20;
@@ -1105,7 +1170,9 @@ int main(int argc, char **argv)
 	mt_log_level = MT_LOG_WARN;
 	sessions_build(&env.sessions);
 
-	if (profile_size)
+	if (match_rules)
+		ret = run_match_only(&env, match_rules);
+	else if (profile_size)
 		ret = run_profile(&env, profile_size, profile_rules,
 				  env.reps * 4);
 	else
