@@ -14,11 +14,15 @@
  *   tick (250 ms)  CLOCK_TAI - CLOCK_REALTIME for the workers' timestamps,
  *                  mt_segmenter_tick() with the wall clock (rotation,
  *                  sealing, retention), freeing replaced rule sets
- *   SIGHUP         reload the rules: build + validate off the packet path,
+ *   SIGHUP         reload the config file's reloadable settings (reload.h)
+ *                  and the rules: build + validate off the packet path,
  *                  publish with one pointer swap; the old set is freed once
  *                  every worker's rs_gen has moved past the swap
  *   SIGTERM/INT    stop workers, flush writers, close sockets, detach XDP,
  *                  seal the open segment, print the counters, exit 0
+ *   control socket mirrorctl's commands (control.h)
+ *   HTTP           /metrics and /healthz when metrics_listen is set
+ *                  (metrics.h; libmicrohttpd without threads of its own)
  *
  * A crash (even kill -9) leaves the XDP program attached with no socket in
  * its XSKMAP: VXLAN is dropped and counted, every other frame still passes,
@@ -52,9 +56,11 @@
 
 #include "control.h"
 #include "live.h"
+#include "metrics.h"
 #include "notify.h"
 #include "mirror-target/pcap.h"
 #include "mirror-target/pipeline.h"
+#include "reload.h"
 #include "stats.h"
 #include "worker.h"
 #include "xdp_loader.h"
@@ -104,6 +110,10 @@ struct live {
 	int sfd, tfd;
 	uint64_t reloads, reload_failures;
 	struct mt_control *ctl; /* NULL: no control socket */
+	struct mt_metrics *metrics; /* NULL: no HTTP /metrics, /healthz */
+	/* cfg after a config reload (shares the start config's sessions) */
+	struct mt_config *reloaded_cfg;
+	struct mt_reload_report reload_rep; /* of the last reload */
 	uint64_t started_ns, started_mono_ns;
 };
 
@@ -439,43 +449,108 @@ static void free_seen_rules(struct live *lv, bool all)
 }
 
 /*
- * SIGHUP and `mirrorctl reload`.  0, or -errno with err saying why (an
- * invalid file: "FILE:LINE:COL: ..."); the old rules then stay in force.
+ * SIGHUP and `mirrorctl reload`: the config file's reloadable settings
+ * (when the daemon was started with a config file) and the rules, all or
+ * nothing.  Everything that can fail -- reading the config, loading the
+ * rules, the segmenter's checks -- comes before anything changes; then the
+ * segmenter takes the new settings and the rules are published with one
+ * pointer swap.  0, or -errno with err saying why (an invalid file:
+ * "FILE:LINE:COL: ..."); everything then stays as it was.
  */
-static int reload_rules(struct live *lv, struct mt_err *err)
+static int reload(struct live *lv, struct mt_err *err)
 {
+	struct mt_reload_report rep = { 0 };
+	const struct mt_config *cfg = lv->cfg;
+	struct mt_config *next = NULL;
+	struct mt_ruleset *rs = NULL, *old;
 	struct pending_rules *p;
-	struct mt_ruleset *rs, *old;
+	int ret;
 
-	if (!lv->cfg->rules[0]) {
-		mt_log(MT_LOG_INFO, "reload: no rules file configured; the "
-				    "filter stays off");
-		return 0;
+	if (mt_config_origin_file()) {
+		ret = mt_config_reload(lv->cfg, &next, &rep, err);
+		if (ret)
+			goto out_fail;
+		cfg = next;
 	}
-	if (load_rules(lv->cfg, &rs, err)) {
-		lv->reload_failures++;
-		mt_log(MT_LOG_ERROR, "reload failed; the previous rules stay "
-				     "in force");
-		return -EINVAL;
+	if (cfg->rules[0]) {
+		rs = mt_ruleset__load(cfg->rules,
+				      cfg->filter_id[0] ? cfg->filter_id : NULL,
+				      err);
+		if (!rs) {
+			ret = -EINVAL;
+			goto out_fail;
+		}
 	}
 	p = calloc(1, sizeof(*p));
 	if (!p) {
-		mt_ruleset__destroy(rs);
-		lv->reload_failures++;
-		mt_err_set(err, "out of memory; the previous rules stay in "
-				"force");
-		return -ENOMEM;
+		ret = -ENOMEM;
+		mt_err_set(err, "out of memory");
+		goto out_rules;
 	}
+	if (next) {
+		ret = mt_segmenter_reconfigure(lv->sg, &next->seg, err);
+		if (ret)
+			goto out_pending;
+	}
+	/* Nothing fails from here on. */
 	old = mt_rules_ref_publish(&lv->ref, rs);
 	p->rs = old;
 	p->gen = atomic_load_explicit(&lv->ref.gen, memory_order_acquire);
 	p->next = lv->pending;
 	lv->pending = p;
 	lv->rs = rs;
+	if (next) {
+		free(lv->reloaded_cfg);
+		lv->reloaded_cfg = next;
+		lv->cfg = next;
+	}
+	lv->reload_rep = rep;
 	lv->reloads++;
-	mt_log(MT_LOG_INFO, "reloaded %s: %zu rule%s", lv->cfg->rules,
-	       mt_ruleset_count(rs), mt_ruleset_count(rs) == 1 ? "" : "s");
+	if (rep.applied[0])
+		mt_log(MT_LOG_INFO, "reload: applied %s", rep.applied);
+	if (rep.restart[0])
+		mt_log(MT_LOG_WARN,
+		       "reload: %s changed in %s but only a restart applies "
+		       "that (systemctl restart mirror-targetd); the running "
+		       "values stay in force",
+		       rep.restart, mt_config_origin_file());
+	if (rs)
+		mt_log(MT_LOG_INFO, "reloaded %s: %zu rule%s", lv->cfg->rules,
+		       mt_ruleset_count(rs),
+		       mt_ruleset_count(rs) == 1 ? "" : "s");
+	else
+		mt_log(MT_LOG_INFO, "reload: no rules file configured; the "
+				    "filter is off");
 	return 0;
+
+out_pending:
+	free(p);
+out_rules:
+	if (rs)
+		mt_ruleset__destroy(rs);
+out_fail:
+	free(next);
+	lv->reload_failures++;
+	mt_log(MT_LOG_ERROR, "%s", err->msg);
+	mt_log(MT_LOG_ERROR, "reload failed; the previous rules stay in force, "
+			     "and so do the settings");
+	return ret;
+}
+
+/* "a, b" as ["a", "b"]. */
+static json_t *names_array(const char *list)
+{
+	json_t *arr = json_array();
+	const char *p = list;
+
+	while (arr && *p) {
+		size_t n = strcspn(p, ",");
+
+		json_array_append_new(arr, json_stringn(p, n));
+		p += n;
+		p += strspn(p, ", ");
+	}
+	return arr;
 }
 
 /* ---- the control socket ------------------------------------------------- */
@@ -495,7 +570,13 @@ static void stats_src(const struct live *lv, struct mt_stats_src *src)
 		.started_mono_ns = lv->started_mono_ns,
 		.reloads = lv->reloads,
 		.reload_failures = lv->reload_failures,
+		.config_file = mt_config_origin_file(),
 	};
+}
+
+static void metrics_src(void *ctx, struct mt_stats_src *src)
+{
+	stats_src(ctx, src);
 }
 
 static json_t *segment_answer(const struct live *lv, const char *key)
@@ -537,14 +618,19 @@ static json_t *control_handle(void *ctx, int argc, char **argv,
 		return ans;
 	}
 	if (!strcmp(cmd, "reload")) {
-		if (reload_rules(lv, err))
+		const char *file = mt_config_origin_file();
+
+		if (reload(lv, err))
 			return NULL;
 		return json_pack(
-			"{s:s,s:o,s:I}", "filter", lv->rs ? "on" : "off",
-			"rules_file",
+			"{s:s,s:o,s:I,s:o,s:o,s:o}", "filter",
+			lv->rs ? "on" : "off", "rules_file",
 			lv->rs ? json_string(lv->cfg->rules) : json_null(),
 			"rules",
-			(json_int_t)(lv->rs ? mt_ruleset_count(lv->rs) : 0));
+			(json_int_t)(lv->rs ? mt_ruleset_count(lv->rs) : 0),
+			"config", file ? json_string(file) : json_null(),
+			"applied", names_array(lv->reload_rep.applied),
+			"restart_needed", names_array(lv->reload_rep.restart));
 	}
 	mt_err_set(err,
 		   "unknown command \"%s\": this daemon answers status, "
@@ -929,12 +1015,14 @@ static int open_fds(struct live *lv, const sigset_t *mask)
 
 static int control_loop(struct live *lv)
 {
-	struct pollfd pfd[3] = {
+	struct pollfd pfd[4] = {
 		{ .fd = lv->sfd, .events = POLLIN },
 		{ .fd = lv->tfd, .events = POLLIN },
 		/* poll() skips a negative fd: no control socket */
 		{ .fd = lv->ctl ? mt_control_fd(lv->ctl) : -1,
 		  .events = POLLIN },
+		/* libmicrohttpd's epoll fd; -1 without metrics_listen */
+		{ .fd = mt_metrics_fd(lv->metrics), .events = POLLIN },
 	};
 	int ret = 0;
 
@@ -943,7 +1031,7 @@ static int control_loop(struct live *lv)
 		struct mt_err err;
 		uint64_t ticks;
 
-		if (poll(pfd, 3, -1) < 0) {
+		if (poll(pfd, 4, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
@@ -958,10 +1046,13 @@ static int control_loop(struct live *lv)
 		}
 		if (pfd[2].revents)
 			mt_control_serve(lv->ctl);
+		/* The tick too: connection timeouts, error sampling. */
+		if (pfd[3].revents || pfd[1].revents)
+			mt_metrics_run(lv->metrics);
 		while (read(lv->sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
 				mt_notify_reloading();
-				reload_rules(lv, &err);
+				reload(lv, &err);
 				mt_notify_ready("capturing on %s",
 						lv->cfg->interface);
 				continue;
@@ -1043,6 +1134,12 @@ int mt_live_run(const struct mt_config *cfg)
 		if (!lv->ctl)
 			mt_log(MT_LOG_WARN, "%s; running without it", err.msg);
 	}
+	if (cfg->metrics_listen[0]) {
+		lv->metrics = mt_metrics__create(cfg->metrics_listen,
+						 metrics_src, lv, &err);
+		if (!lv->metrics)
+			mt_log(MT_LOG_WARN, "%s; running without it", err.msg);
+	}
 	mt_log(MT_LOG_INFO,
 	       "capturing VXLAN (UDP %u) on %s with %u worker%s; segments "
 	       "in %s; filter %s",
@@ -1056,6 +1153,8 @@ int mt_live_run(const struct mt_config *cfg)
 	mt_notify_stopping();
 
 out_workers:
+	mt_metrics__destroy(lv->metrics);
+	lv->metrics = NULL;
 	mt_control__destroy(lv->ctl);
 	lv->ctl = NULL;
 	stop_workers(lv);
@@ -1098,6 +1197,7 @@ out_fds:
 		close(lv->tfd);
 out_free:
 	sigprocmask(SIG_SETMASK, &old, NULL);
+	free(lv->reloaded_cfg);
 	free(lv);
 	return ret;
 }

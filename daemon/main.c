@@ -19,6 +19,7 @@
 #include "offline.h"
 #ifdef MT_HAVE_LIVE
 #include "live.h"
+#include "reload.h"
 #endif
 
 #define MT_LIVE_DEFAULT_CONFIG "/etc/mirror-target/mirror-target.conf"
@@ -115,7 +116,8 @@ static void usage(void)
 	       "CAP_BPF and\n"
 	       "CAP_SYS_ADMIN; reads %s when it exists and\n"
 	       "no --config is given; SIGTERM/SIGINT stop, SIGHUP reloads the "
-	       "rules):\n"
+	       "rules and\n"
+	       "the config file's reloadable settings):\n"
 	       "  -i, --interface IFACE    capture the mirrored VXLAN arriving "
 	       "on IFACE (XDP +\n"
 	       "                           AF_XDP); everything else stays the "
@@ -132,6 +134,11 @@ static void usage(void)
 	       "sources; repeatable\n"
 	       "      --vni N              accept only these VNIs (sessions); "
 	       "repeatable\n"
+	       "      --metrics-listen HOST:PORT\n"
+	       "                           serve Prometheus /metrics and "
+	       "/healthz over HTTP,\n"
+	       "                           e.g. 127.0.0.1:9687 or [::]:9687 "
+	       "(default: off)\n"
 	       "\n"
 	       "  -h, --help               show this help and exit\n"
 	       "  -V, --version            show the version and exit\n"
@@ -186,6 +193,7 @@ enum {
 	OPT_XDP_MODE,
 	OPT_ALLOW_SOURCE,
 	OPT_VNI,
+	OPT_METRICS_LISTEN,
 };
 
 static const struct option long_options[] = {
@@ -208,6 +216,7 @@ static const struct option long_options[] = {
 	{ "xdp-mode", required_argument, NULL, OPT_XDP_MODE },
 	{ "allow-source", required_argument, NULL, OPT_ALLOW_SOURCE },
 	{ "vni", required_argument, NULL, OPT_VNI },
+	{ "metrics-listen", required_argument, NULL, OPT_METRICS_LISTEN },
 	{ "help", no_argument, NULL, 'h' },
 	{ "version", no_argument, NULL, 'V' },
 	{ NULL, 0, NULL, 0 },
@@ -329,6 +338,10 @@ int main(int argc, char **argv)
 			section = "capture";
 			key = "xdp_mode";
 			break;
+		case OPT_METRICS_LISTEN:
+			section = "control";
+			key = "metrics_listen";
+			break;
 		case OPT_ALLOW_SOURCE:
 		case OPT_VNI: {
 			/* Repeatable: joined into one list setting below. */
@@ -413,6 +426,11 @@ int main(int argc, char **argv)
 	}
 	if (!opts.input) {
 #ifdef MT_HAVE_LIVE
+		/* SIGHUP rebuilds the config the same way: file, options. */
+		mt_config_origin_set_file(config_path);
+		for (size_t i = 0; i < nov; i++)
+			mt_config_origin_add(ov[i].section, ov[i].key,
+					     ov[i].value);
 		ret = mt_live_run(cfg);
 #else
 		fprintf(stderr,

@@ -172,6 +172,14 @@ static json_t *worker_obj(const struct mt_worker *wk)
 	set_u64(o, "multibuf", rd(&w->multibuf));
 	set_u64(o, "multibuf_cut", rd(&w->multibuf_cut));
 	set_u64(o, "idle_flushes", rd(&w->idle_flushes));
+	if (mt_worker_heartbeat_ns(wk)) {
+		uint64_t now = clock_ns(CLOCK_MONOTONIC);
+		uint64_t hb = mt_worker_heartbeat_ns(wk);
+
+		json_object_set_new(
+			o, "heartbeat_age_seconds",
+			json_real(now > hb ? (double)(now - hb) / NSEC : 0.0));
+	}
 	return o;
 }
 
@@ -298,6 +306,25 @@ static json_t *disk_obj(const char *dir)
 			 (json_int_t)(bs * vfs.f_bavail));
 }
 
+/* Reloadable settings in force, so that a reload can be seen to apply. */
+static json_t *config_obj(const struct mt_stats_src *src)
+{
+	const struct mt_segment_config *sc = &src->cfg->seg;
+
+	return json_pack(
+		"{s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:s,s:b,s:i,s:s,s:I}", "file",
+		src->config_file ? json_string(src->config_file) : json_null(),
+		"rotate_size", (json_int_t)sc->rotate_bytes, "rotate_interval",
+		(json_int_t)sc->rotate_interval, "rotate_idle",
+		(json_int_t)sc->rotate_idle, "keep_segments",
+		(json_int_t)sc->keep_segments, "keep_bytes",
+		(json_int_t)sc->keep_bytes, "min_free",
+		(json_int_t)sc->min_free_bytes, "on_full",
+		sc->stop_when_full ? "stop" : "overwrite", "compress",
+		(int)sc->compress, "compress_level", sc->compress_level, "hook",
+		sc->hook, "snaplen", (json_int_t)sc->snaplen);
+}
+
 json_t *mt_stats_snapshot(const struct mt_stats_src *src)
 {
 	struct mt_pipeline_stats st = { 0 };
@@ -385,6 +412,7 @@ json_t *mt_stats_snapshot(const struct mt_stats_src *src)
 			  "dropped_io_error", (json_int_t)ws.dropped_io_error));
 	json_object_set_new(root, "segments", segments_obj(src));
 	json_object_set_new(root, "disk", disk_obj(src->cfg->seg.dir));
+	json_object_set_new(root, "config", config_obj(src));
 	return root;
 
 out_nomem:

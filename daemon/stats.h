@@ -31,7 +31,8 @@
  *   workers[]        per worker: queue, cpu, frames, frame_bytes, batches,
  *                    decap_ok, accepted, rejected, unmatched, written,
  *                    write_dropped, no_meta, multibuf, multibuf_cut,
- *                    idle_flushes
+ *                    idle_flushes, heartbeat_age_seconds (since the
+ *                    worker loop last moved; /healthz fails above 5)
  *   totals           frames, frame_bytes (outer frames handed to the
  *                    pipelines), decap_ok, decap {outer parse result: n},
  *                    inner {inner parse result: n}
@@ -49,6 +50,12 @@
  *                    sealed_on_disk, bytes_on_disk, stopped (bool)
  *   disk             total_bytes, free_bytes, available_bytes (statvfs of
  *                    the segment directory)
+ *   config           the settings in force that a reload can change:
+ *                    file (the config file, or null), rotate_size (bytes),
+ *                    rotate_interval, rotate_idle (seconds), keep_segments,
+ *                    keep_bytes, min_free (bytes), on_full ("overwrite" |
+ *                    "stop"), compress (bool), compress_level, hook,
+ *                    snaplen (fixed until restart)
  *
  * Holding the numbers against CloudWatch (per source ENI, i.e. per VNI):
  *   NetworkPacketsMirrorIn   vnis[].ingress.packets
@@ -90,6 +97,7 @@ struct mt_stats_src {
 	uint64_t started_ns; /* CLOCK_REALTIME at start */
 	uint64_t started_mono_ns; /* CLOCK_MONOTONIC at start */
 	uint64_t reloads, reload_failures;
+	const char *config_file; /* NULL: started without one */
 };
 
 /* The status document above; NULL when out of memory. */

@@ -43,6 +43,17 @@ static uint64_t realtime_ns(void)
 	return (uint64_t)ts.tv_sec * NSEC + ts.tv_nsec;
 }
 
+/* Once per loop pass, not per packet: a vDSO clock read per batch. */
+static void heartbeat(struct mt_worker *wk)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	__atomic_store_n(&wk->heartbeat_ns,
+			 (uint64_t)ts.tv_sec * NSEC + (uint64_t)ts.tv_nsec,
+			 __ATOMIC_RELAXED);
+}
+
 struct mt_worker *mt_worker__create(const struct mt_worker_opts *o)
 {
 	struct mt_worker *wk;
@@ -212,6 +223,7 @@ static void *worker_main(void *arg)
 	while (!atomic_load_explicit(wk->stop, memory_order_relaxed)) {
 		uint32_t idx = 0, n;
 
+		heartbeat(wk);
 		n = xsk_ring_cons__peek(&x->rx, wk->batch_size, &idx);
 		if (n) {
 			process_batch(wk, n, idx);
@@ -284,4 +296,9 @@ void mt_worker__destroy(struct mt_worker *wk, int xsks_map_fd)
 uint64_t mt_worker_rules_gen(const struct mt_worker *wk)
 {
 	return __atomic_load_n(&wk->p.rs_gen, __ATOMIC_ACQUIRE);
+}
+
+uint64_t mt_worker_heartbeat_ns(const struct mt_worker *wk)
+{
+	return __atomic_load_n(&wk->heartbeat_ns, __ATOMIC_RELAXED);
 }

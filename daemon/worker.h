@@ -59,6 +59,13 @@ struct mt_worker {
 	bool in_multi, multi_cut;
 	uint64_t last_flush_ns;
 	bool dirty; /* records appended since the last flush */
+	/*
+	 * CLOCK_MONOTONIC ns of the loop's last pass (every batch, and at
+	 * least every IDLE_POLL_MS when idle): /healthz calls a worker stuck
+	 * when it stops moving.  Written by the worker, read by the control
+	 * thread (relaxed).
+	 */
+	uint64_t heartbeat_ns;
 };
 
 /* Allocates the worker, its writer and pipeline.  NULL with errno. */
@@ -75,5 +82,7 @@ void mt_worker__destroy(struct mt_worker *wk, int xsks_map_fd);
 
 /* The generation of the rule set this worker uses (control thread). */
 uint64_t mt_worker_rules_gen(const struct mt_worker *wk);
+/* CLOCK_MONOTONIC ns of the worker loop's last pass; 0 before it ran. */
+uint64_t mt_worker_heartbeat_ns(const struct mt_worker *wk);
 
 #endif /* MT_WORKER_H */

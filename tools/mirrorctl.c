@@ -531,8 +531,57 @@ out_free:
 #define MT_GROUP "mirror-target"
 #define NSEC 1000000000ull
 
-/* --socket before the command, or the default; a command's own wins. */
-static const char *socket_path = MT_DEFAULT_SOCKET;
+#define MT_DEFAULT_CONFIG "/etc/mirror-target/mirror-target.conf"
+
+/*
+ * --socket before the command, or the default; a command's own wins.
+ * Without --socket, [control] control_socket of the config file (--config
+ * FILE, else the system one when it exists) names it.
+ */
+static const char default_socket[] = MT_DEFAULT_SOCKET;
+static const char *socket_path = default_socket;
+static const char *config_path;
+
+/* Where the daemon listens, when no --socket said it.  0 or exit status. */
+static int resolve_socket(void)
+{
+	static char from_config[sizeof(((struct mt_config *)0)->control_socket)];
+	const char *path = config_path ? config_path : MT_DEFAULT_CONFIG;
+	struct mt_config *cfg;
+	struct mt_err err;
+	int ret = MT_EXIT_OK;
+
+	if (socket_path != default_socket ||
+	    (!config_path && access(path, F_OK)))
+		return MT_EXIT_OK;
+	cfg = malloc(sizeof(*cfg));
+	if (!cfg) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		return MT_EXIT_FAILED;
+	}
+	mt_config_init(cfg);
+	if (mt_config_load(cfg, path, &err)) {
+		fprintf(stderr,
+			"%s: %s (mirrorctl reads [control] control_socket "
+			"there; fix the file, or give --socket PATH)\n",
+			prog, err.msg);
+		ret = MT_EXIT_USAGE;
+	} else if (!cfg->control_socket[0]) {
+		fprintf(stderr,
+			"%s: %s sets no control_socket: the daemon has no "
+			"control socket (set [control] control_socket and "
+			"restart mirror-targetd)\n",
+			prog, path);
+		ret = MT_EXIT_FAILED;
+	} else {
+		snprintf(from_config, sizeof(from_config), "%s",
+			 cfg->control_socket);
+		socket_path = from_config;
+	}
+	mt_config_free(cfg);
+	free(cfg);
+	return ret;
+}
 
 static const char *const time_formats =
 	"accepted: RFC 3339 such as 2024-05-01T12:00:00Z, "
@@ -554,6 +603,9 @@ static int ctl_request(const char *req, json_t **out)
 	int fd, e;
 
 	*out = NULL;
+	e = resolve_socket();
+	if (e)
+		return e;
 	if (strlen(socket_path) >= sizeof(sa.sun_path)) {
 		fprintf(stderr, "%s: socket path %s is too long\n", prog,
 			socket_path);
@@ -1029,6 +1081,21 @@ static int cmd_rules(const struct mt_cmd *cmd, int argc, char **argv)
 	return MT_EXIT_OK;
 }
 
+/* "WHAT FILE: a, b" for a non-empty array of setting names. */
+static void print_names(const char *what, const char *file, json_t *arr,
+			FILE *out)
+{
+	size_t i;
+	json_t *v;
+
+	if (!file || !json_array_size(arr))
+		return;
+	fprintf(out, "%s %s:", what, file);
+	json_array_foreach(arr, i, v)
+		fprintf(out, "%s %s", i ? "," : "", json_string_value(v));
+	fputc('\n', out);
+}
+
 static int cmd_reload(const struct mt_cmd *cmd, int argc, char **argv)
 {
 	json_t *ans;
@@ -1041,8 +1108,8 @@ static int cmd_reload(const struct mt_cmd *cmd, int argc, char **argv)
 	if (ret) {
 		if (ret == MT_EXIT_FAILED)
 			fprintf(stderr,
-				"%s: the daemon keeps the rules it "
-				"had\n",
+				"%s: the daemon keeps the settings and "
+				"rules it had\n",
 				prog);
 		return ret;
 	}
@@ -1053,6 +1120,11 @@ static int cmd_reload(const struct mt_cmd *cmd, int argc, char **argv)
 		       jstr(ans, "rules_file", "?"),
 		       (unsigned long long)jget(ans, "rules"),
 		       jget(ans, "rules") == 1 ? "" : "s");
+	print_names("applied from", jstr(ans, "config", NULL),
+		    json_object_get(ans, "applied"), stdout);
+	print_names("needs a restart (old value kept), from",
+		    jstr(ans, "config", NULL),
+		    json_object_get(ans, "restart_needed"), stderr);
 	json_decref(ans);
 	return MT_EXIT_OK;
 }
@@ -1798,13 +1870,18 @@ static const struct mt_cmd commands[] = {
 	{
 		.name = "reload",
 		.run = cmd_reload,
-		.summary = "re-read the rules file without stopping capture",
+		.summary =
+			"re-read the config and rules without stopping capture",
 		.usage = "reload [--socket PATH]",
 		.help = "DESCRIPTION\n"
-			"    Makes the daemon re-read its rules file (like SIGHUP) and\n"
-			"    swap the new rules in between two batches: no packet is\n"
-			"    lost.  When the file is invalid the daemon keeps the rules\n"
-			"    it had, and reload prints FILE:LINE:COL: and the reason.\n"
+			"    Makes the daemon re-read its config file (when it was\n"
+			"    started with one) and its rules file, like SIGHUP: the\n"
+			"    reloadable settings (rotation, retention, compression,\n"
+			"    hook, rules) take effect and the new rules are swapped in\n"
+			"    between two batches: no packet is lost.  Settings that\n"
+			"    need a restart keep their value and are named.  When a\n"
+			"    file is invalid the daemon keeps everything as it was,\n"
+			"    and reload prints FILE:LINE:COL: and the reason.\n"
 			"\n"
 			"OPTIONS\n"
 			"    -S, --socket PATH\n"
@@ -1966,7 +2043,8 @@ static void print_help(void)
 	       "    AWS VPC Traffic Mirroring\n"
 	       "\n"
 	       "SYNOPSIS\n"
-	       "    mirrorctl [--socket PATH] COMMAND [OPTIONS] [ARGS]\n"
+	       "    mirrorctl [--socket PATH] [--config FILE] COMMAND [OPTIONS] "
+	       "[ARGS]\n"
 	       "    mirrorctl COMMAND --help\n"
 	       "    mirrorctl --help | --version\n"
 	       "\n"
@@ -1982,7 +2060,9 @@ static void print_help(void)
 	       "\n"
 	       "FILES\n"
 	       "    /etc/mirror-target/mirror-target.conf  configuration\n"
-	       "    " MT_DEFAULT_SOCKET "    control socket (--socket)\n"
+	       "    " MT_DEFAULT_SOCKET "    control socket (--socket; or\n"
+	       "        [control] control_socket of the configuration, or of\n"
+	       "        --config FILE)\n"
 	       "    /var/lib/mirror-target/segments/       captured segments\n"
 	       "\n"
 	       "SEE ALSO\n"
@@ -2004,12 +2084,24 @@ int main(int argc, char **argv)
 	const struct mt_cmd *cmd;
 	static char argv0[64];
 
-	/* `mirrorctl --socket PATH COMMAND ...` */
-	while (argc > 1 && !strncmp(argv[1], "--socket", 8)) {
-		if (argv[1][8] == '=') {
-			socket_path = argv[1] + 9;
-		} else if (!argv[1][8] && argc > 2) {
-			socket_path = argv[2];
+	/* `mirrorctl [--socket PATH] [--config FILE] COMMAND ...` */
+	while (argc > 1) {
+		const char **dst = NULL;
+		size_t n = 0;
+
+		if (!strncmp(argv[1], "--socket", 8)) {
+			dst = &socket_path;
+			n = 8;
+		} else if (!strncmp(argv[1], "--config", 8)) {
+			dst = &config_path;
+			n = 8;
+		}
+		if (!dst)
+			break;
+		if (argv[1][n] == '=') {
+			*dst = argv[1] + n + 1;
+		} else if (!argv[1][n] && argc > 2) {
+			*dst = argv[2];
 			argv++;
 			argc--;
 		} else {

@@ -11,6 +11,8 @@ packages=(
 	bpftool iproute2 ethtool procps kmod
 	tcpdump tshark tcpreplay python3-scapy
 	gnuplot-nox hyperfine
+	libmicrohttpd-dev curl
+	libsystemd-dev systemd groff-base
 )
 
 missing=()

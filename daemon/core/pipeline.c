@@ -111,7 +111,7 @@ void mt_pipeline_begin_batch(struct mt_pipeline *p)
 	pick_up_rules(p, gen);
 }
 
-/* Copies the session of vni into the direction cache. */
+/* Copies the session of vni into the cache, with its counters' slot. */
 static void dir_cache_fill(struct mt_pipeline *p, uint32_t vni)
 {
 	struct mt_pipeline_dir_cache *c = &p->dir_cache;
@@ -121,6 +121,7 @@ static void dir_cache_fill(struct mt_pipeline *p, uint32_t vni)
 	c->vni = vni;
 	c->valid = true;
 	c->slow = false;
+	c->vni_count = mt_vni_table_slot(&p->vnis, vni);
 	for (size_t i = 0; ses && i < ses->naddrs; i++) {
 		if (ses->addrs[i].family != AF_INET)
 			continue;
@@ -138,8 +139,9 @@ static void dir_cache_fill(struct mt_pipeline *p, uint32_t vni)
 
 /*
  * mt_direction_infer() for the common case, an IPv4 inner flow of the
- * session seen last: a fixed-length compare over plain integers that the
- * compiler vectorises, no session search.  Same answer (test_pipeline).
+ * session seen last (the cache is filled for d->vni): a fixed-length
+ * compare over plain integers that the compiler vectorises, no session
+ * search.  Same answer (test_pipeline).
  */
 static inline enum mt_direction infer_dir(struct mt_pipeline *p,
 					  const struct mt_decap *d)
@@ -151,8 +153,6 @@ static inline enum mt_direction infer_dir(struct mt_pipeline *p,
 
 	if (unlikely(!(f->flags & MT_FLOW_IP) || f->src.family != AF_INET))
 		return mt_direction_infer(p->sessions, d);
-	if (unlikely(!c->valid || c->vni != d->vni))
-		dir_cache_fill(p, d->vni);
 	if (unlikely(c->slow))
 		return mt_direction_infer(p->sessions, d);
 	src = f->src.v4;
@@ -181,11 +181,14 @@ static inline void process(struct mt_pipeline *p, const struct mt_decap *d,
 	st->decap_ok++;
 	st->decap[MT_DECAP_OK]++;
 	st->inner[d->inner_status]++;
+	if (unlikely(!p->dir_cache.valid || p->dir_cache.vni != d->vni))
+		dir_cache_fill(p, d->vni);
 	dir = infer_dir(p, d);
 	st->dir_packets[dir]++;
 	st->dir_bytes[dir] += d->orig_len;
 	/* Per session, for CloudWatch's NetworkPacketsMirrorIn/Out (stats.h). */
-	mt_vni_table_count(&p->vnis, d->vni, dir, d->orig_len);
+	p->dir_cache.vni_count->packets[dir]++;
+	p->dir_cache.vni_count->bytes[dir] += d->orig_len;
 
 	if (p->rs) {
 		int idx = mt_ruleset_match(p->rs, dir, d->vni, &d->flow);

@@ -35,21 +35,6 @@ struct mt_rule_hits {
 	uint64_t packets, bytes;
 };
 
-/*
- * The pipeline's copy of what direction inference needs for the VNI it saw
- * last, IPv4 addresses as plain integers: consecutive packets nearly always
- * belong to the same mirror session.  Filled from `sessions` (read-only
- * after create) when the VNI changes.
- */
-#define MT_PIPELINE_DIR_V4_MAX 8
-struct mt_pipeline_dir_cache {
-	uint32_t vni;
-	bool valid;
-	bool slow; /* more IPv4 addresses than fit: use mt_direction_infer() */
-	uint32_t any_v4; /* ~0u when v4[] holds at least one address, else 0 */
-	uint32_t v4[MT_PIPELINE_DIR_V4_MAX]; /* padded with repeats */
-};
-
 struct mt_pipeline_stats {
 	uint64_t frames;	   /* handed to the pipeline */
 	uint64_t frame_bytes;
@@ -91,8 +76,13 @@ struct mt_vni_table {
 	struct mt_vni_count other; /* VNIs that found no slot */
 };
 
-static inline void mt_vni_table_count(struct mt_vni_table *t, uint32_t vni,
-				      enum mt_direction dir, uint32_t bytes)
+/*
+ * The counters vni counts in, its slot claimed if need be.  Slots are never
+ * given back, so the answer for a VNI never changes: the pipeline keeps it
+ * for the VNI it saw last instead of hashing every packet.
+ */
+static inline struct mt_vni_count *mt_vni_table_slot(struct mt_vni_table *t,
+						     uint32_t vni)
 {
 	uint32_t key = vni + 1;
 	/* Fibonacci hashing: consecutive VNIs spread over the table. */
@@ -113,9 +103,33 @@ static inline void mt_vni_table_count(struct mt_vni_table *t, uint32_t vni,
 			break;
 		}
 	}
+	return c;
+}
+
+static inline void mt_vni_table_count(struct mt_vni_table *t, uint32_t vni,
+				      enum mt_direction dir, uint32_t bytes)
+{
+	struct mt_vni_count *c = mt_vni_table_slot(t, vni);
+
 	c->packets[dir]++;
 	c->bytes[dir] += bytes;
 }
+
+/*
+ * The pipeline's copy of what direction inference needs for the VNI it saw
+ * last, IPv4 addresses as plain integers: consecutive packets nearly always
+ * belong to the same mirror session.  Filled from `sessions` (read-only
+ * after create) when the VNI changes.
+ */
+#define MT_PIPELINE_DIR_V4_MAX 8
+struct mt_pipeline_dir_cache {
+	uint32_t vni;
+	bool valid;
+	bool slow; /* more IPv4 addresses than fit: use mt_direction_infer() */
+	uint32_t any_v4; /* ~0u when v4[] holds at least one address, else 0 */
+	uint32_t v4[MT_PIPELINE_DIR_V4_MAX]; /* padded with repeats */
+	struct mt_vni_count *vni_count; /* mt_vni_table_slot(vnis, vni) */
+};
 
 struct mt_pipeline {
 	/* read-only after create */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
  * Single-core benchmark of the packet path: the real
- * mt_pipeline_process_eth() (decap -> direction -> filter) feeding a real
+ * mt_pipeline_process_batch() (decap -> direction -> filter) feeding a real
  * mt_writer of a real mt_segmenter that writes to tmpfs.
  *
  * The frames sit in memory the way AF_XDP leaves them: one 4096-byte UMEM
@@ -932,8 +932,8 @@ static int run_bench(struct bench_env *env)
 		printf(" %.2f (%.0f ns) | %.0f%% |\n", bare[s].mpps, bare[s].ns,
 		       100.0 * cells[s][1].mpps / bare[s].mpps);
 	}
-	printf("\nEach cell is mt_pipeline_process_eth() (decap, direction, "
-	       "filter) plus mt_writer_append() of a real segmenter with the "
+	printf("\nEach cell is mt_pipeline_process_batch() (decap, direction, "
+	       "filter; the worker's entry point, per rx batch) plus mt_writer_append() of a real segmenter with the "
 	       "daemon's defaults (1 MiB writer buffer, pwrite to a "
 	       "preallocated segment on tmpfs), batches of %u, over %u "
 	       "distinct VXLAN frames (VNI 42, one flow each, half ingress, "

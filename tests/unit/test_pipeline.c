@@ -506,3 +506,103 @@ Test(pipeline, without_writer_counts_only)
 	cr_assert_eq(p.stats.frame_bytes, n);
 	mt_pipeline_fini(&p);
 }
+
+/*
+ * The pipeline keeps a per-VNI cache of the addresses direction inference
+ * needs; whatever the session layout (no addresses, a few, more than the
+ * cache holds, IPv6, unknown VNI, VNI changing every packet), it must agree
+ * with mt_direction_infer() packet by packet.
+ */
+static void add_session(struct mt_sessions *s, uint32_t vni,
+			const char *const *addrs, size_t n)
+{
+	struct mt_session *v = realloc(s->v, (s->n + 1) * sizeof(*v));
+
+	cr_assert(v);
+	s->v = v;
+	v = &s->v[s->n++];
+	memset(v, 0, sizeof(*v));
+	v->vni = vni;
+	snprintf(v->name, sizeof(v->name), "s%u", vni);
+	v->addrs = calloc(n ? n : 1, sizeof(*v->addrs));
+	cr_assert(v->addrs);
+	for (size_t i = 0; i < n; i++)
+		cr_assert_eq(mt_ip_parse(addrs[i], &v->addrs[i]), 0);
+	v->naddrs = n;
+}
+
+Test(pipeline, direction_cache_agrees_with_inference)
+{
+	static const char *const few[] = { "192.0.2.1", "192.0.2.2",
+					   "192.0.2.3", "192.0.2.4" };
+	static const char *const many[] = {
+		"192.0.2.1",  "192.0.2.2",  "192.0.2.3",  "192.0.2.4",
+		"192.0.2.5",  "192.0.2.6",  "192.0.2.7",  "192.0.2.8",
+		"192.0.2.9",  "192.0.2.10", "192.0.2.11",
+	};
+	static const char *const mixed[] = { "2001:db8::1", "192.0.2.5",
+					     "2001:db8::7" };
+	static const char *const v4[] = { "192.0.2.1",	"192.0.2.5",
+					  "192.0.2.9",	"192.0.2.11",
+					  "192.0.2.20", "192.0.2.99" };
+	static const char *const v6[] = { "2001:db8::1", "2001:db8::7",
+					  "2001:db8::9" };
+	static const char *const outer_src[] = { "192.0.2.20", "192.0.2.99",
+						 "198.18.0.1" };
+	static const uint32_t vnis[] = { 10, 11, 12, 13, 99 };
+	struct mt_sessions sessions = { 0 };
+	struct mt_pipeline p;
+	unsigned seed = 12345, checked[MT_DIR__MAX] = { 0 };
+
+	add_session(&sessions, 10, NULL, 0);
+	add_session(&sessions, 11, few, 4);
+	add_session(&sessions, 12, many, 11);
+	add_session(&sessions, 13, mixed, 3);
+	cr_assert_eq(mt_sessions_finish(&sessions), 0);
+	cr_assert_eq(mt_pipeline_init(&p, &sessions, NULL, NULL,
+				      MT_VXLAN_PORT),
+		     0);
+
+	for (int i = 0; i < 20000; i++) {
+		bool six = rand_r(&seed) % 4 == 0;
+		const char *const *pool = six ? v6 : v4;
+		size_t npool = six ? 3 : 6;
+		struct mt_fx_outer o = outer;
+		struct mt_fx_pkt pk = pkt(IPPROTO_UDP,
+					  pool[rand_r(&seed) % npool],
+					  pool[rand_r(&seed) % npool], 1, 2);
+		uint8_t frame[2048];
+		struct mt_decap d;
+		enum mt_direction want;
+		uint64_t before[MT_DIR__MAX];
+		size_t n;
+
+		pk.family = six ? AF_INET6 : AF_INET;
+		o.src = outer_src[rand_r(&seed) % 3];
+		/* Runs of one VNI exercise the cache, switches refill it. */
+		if (i % 7 == 0)
+			o.vni = vnis[rand_r(&seed) % 5];
+		else
+			o.vni = vnis[(i / 7) % 5];
+		n = mt_fx_frame(frame, sizeof(frame), &o, &pk);
+		cr_assert(n);
+		cr_assert_eq(mt_decap_eth(frame, n, MT_VXLAN_PORT, &d),
+			     MT_DECAP_OK);
+		want = mt_direction_infer(&sessions, &d);
+		memcpy(before, p.stats.dir_packets, sizeof(before));
+		mt_pipeline_process_eth(&p, frame, n, TS0);
+		for (int k = 0; k < MT_DIR__MAX; k++)
+			cr_assert_eq(p.stats.dir_packets[k] - before[k],
+				     k == (int)want,
+				     "packet %d (vni %u, %s -> %s, outer %s): "
+				     "direction %d expected",
+				     i, o.vni, pk.src, pk.dst, o.src, want);
+		checked[want]++;
+	}
+	/* The mix must really cover every outcome. */
+	for (int k = 0; k < MT_DIR__MAX; k++)
+		cr_assert_gt(checked[k], 1000, "direction %d: %u packets", k,
+			     checked[k]);
+	mt_pipeline_fini(&p);
+	mt_sessions_free(&sessions);
+}
