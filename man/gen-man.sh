@@ -32,6 +32,7 @@ ctl)
 	"$prog" --help >"$tmp.help"
 	: >"$tmp.cmds"
 	# Commands are the "    NAME  summary" lines of the COMMANDS section.
+	# shellcheck disable=SC2013 # command names are single words
 	for cmd in $(awk '/^[A-Z]/ { s = $0; next }
 			s == "COMMANDS" && /^    [a-z][a-z0-9-]*  / { print $1 }' "$tmp.help"); do
 		"$prog" "$cmd" --help | awk -v level=cmd -f "$here/help2roff.awk" >>"$tmp.cmds"
