@@ -537,6 +537,20 @@ out_fail:
 	return ret;
 }
 
+/* reload() with systemd told (RELOADING=1, then READY=1 either way). */
+static int reload_notified(struct live *lv, struct mt_err *err)
+{
+	int ret;
+
+	mt_notify_reloading();
+	ret = reload(lv, err);
+	mt_notify_ready("capturing on %s%s", lv->cfg->interface,
+			ret ? "; the last reload failed, the previous "
+			      "settings stay" :
+			      "");
+	return ret;
+}
+
 /* "a, b" as ["a", "b"]. */
 static json_t *names_array(const char *list)
 {
@@ -620,7 +634,7 @@ static json_t *control_handle(void *ctx, int argc, char **argv,
 	if (!strcmp(cmd, "reload")) {
 		const char *file = mt_config_origin_file();
 
-		if (reload(lv, err))
+		if (reload_notified(lv, err))
 			return NULL;
 		return json_pack(
 			"{s:s,s:o,s:I,s:o,s:o,s:o}", "filter",
@@ -1051,10 +1065,7 @@ static int control_loop(struct live *lv)
 			mt_metrics_run(lv->metrics);
 		while (read(lv->sfd, &si, sizeof(si)) == sizeof(si)) {
 			if (si.ssi_signo == SIGHUP) {
-				mt_notify_reloading();
-				reload(lv, &err);
-				mt_notify_ready("capturing on %s",
-						lv->cfg->interface);
+				reload_notified(lv, &err);
 				continue;
 			}
 			mt_log(MT_LOG_INFO, "%s: stopping",

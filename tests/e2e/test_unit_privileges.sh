@@ -122,6 +122,11 @@ else
 	install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$SEGDIR"
 fi
 chmod 0755 "$ROOT" "$ROOT/var" "$ROOT/var/lib"
+# RuntimeDirectory=mirror-target with RuntimeDirectoryMode=0750.
+RUNDIR=$ROOT/run/mirror-target
+install -d -m 0755 "$ROOT/run"
+install -d -m 0750 -o "$USER_NAME" -g "$USER_NAME" "$RUNDIR"
+SOCK=$RUNDIR/control.sock
 
 # ---- the lab -------------------------------------------------------------------
 
@@ -167,7 +172,7 @@ directory = $SEGDIR
 [filter]
 rules = $RULES
 [control]
-control_socket =
+control_socket = $SOCK
 EOF
 chmod 0644 "$CONF" "$RULES"
 
@@ -277,6 +282,18 @@ mt_assert_grep "$NOTIFY_LOG" '^RELOADING=1 \| MONOTONIC_USEC=[0-9]+' "sd_notify 
 grep -A1000 '^RELOADING=1' "$NOTIFY_LOG" | grep -q '^READY=1' ||
 	fail "READY=1 did not follow RELOADING=1"
 mt_assert_grep "$MT_TMP/run.err" "reloaded" "daemon log after SIGHUP"
+
+# mirrorctl as a member of the group, with no privileges at all.
+mt_expect_rc 0 ctl-reload setpriv --reuid="$USER_NAME" --regid="$USER_NAME" \
+	--init-groups --inh-caps=-all --bounding-set=-all --no-new-privs \
+	"$(mt_bin mirrorctl)" --socket "$SOCK" reload
+for ((i = 0; i < 20; i++)); do
+	[ "$(grep -c '^RELOADING=1' "$NOTIFY_LOG")" = 2 ] && break
+	sleep 0.1
+done
+[ "$(grep -c '^RELOADING=1' "$NOTIFY_LOG")" = 2 ] ||
+	fail "mirrorctl reload did not notify RELOADING=1"
+log "mirrorctl reload over $SOCK (as a group member): OK"
 
 sleep 1
 PINGS=$(grep -c '^WATCHDOG=1$' "$NOTIFY_LOG" || true)
