@@ -108,6 +108,14 @@ fail:
 				  "mirror-targetd running?)",
 				  o->ifname, o->queue);
 	(void)zret;
+	if (ret == -ENOBUFS)
+		return mt_err_set(
+			err,
+			"%s queue %u: cannot bind an AF_XDP socket: "
+			"%s: the UMEM is charged to the locked-memory "
+			"limit; grant CAP_IPC_LOCK or raise "
+			"RLIMIT_MEMLOCK (LimitMEMLOCK=infinity)",
+			o->ifname, o->queue, strerror(-ret));
 	return mt_err_set(err, "%s queue %u: cannot bind an AF_XDP socket: %s",
 			  o->ifname, o->queue, strerror(-ret));
 }

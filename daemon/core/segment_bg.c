@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -368,12 +369,30 @@ static double elapsed_s(const struct timespec *since)
 	       (double)(now.tv_nsec - since->tv_nsec) / 1e9;
 }
 
+/*
+ * The daemon's environment less what belongs to it alone: a hook that
+ * inherited NOTIFY_SOCKET could tell systemd we are ready or stopping.
+ */
+static char **hook_environ(char **env, size_t cap)
+{
+	size_t n = 0;
+
+	for (char **e = environ; *e && n + 1 < cap; e++) {
+		if (!strncmp(*e, "NOTIFY_SOCKET=", 14) ||
+		    !strncmp(*e, "WATCHDOG_", 9) || !strncmp(*e, "LISTEN_", 7))
+			continue;
+		env[n++] = *e;
+	}
+	env[n] = NULL;
+	return env;
+}
+
 static int hook_spawn(struct mt_segbg *bg, const char *name, pid_t *pid)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
 	char path[PATH_MAX + MT_SEG_NAME_MAX + 2];
-	char *argv[6];
+	char *argv[6], *env[512];
 	sigset_t none, all;
 	int err;
 
@@ -398,7 +417,8 @@ static int hook_spawn(struct mt_segbg *bg, const char *name, pid_t *pid)
 	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
 						POSIX_SPAWN_SETSIGMASK |
 						POSIX_SPAWN_SETSIGDEF);
-	err = -posix_spawn(pid, "/bin/sh", &fa, &attr, argv, environ);
+	err = -posix_spawn(pid, "/bin/sh", &fa, &attr, argv,
+			   hook_environ(env, sizeof(env) / sizeof(env[0])));
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return err;
@@ -518,6 +538,13 @@ static void *hooker_main(void *arg)
 	struct timespec ts;
 	bool late;
 
+	/*
+	 * Hooks are the user's commands, not ours: they must not inherit the
+	 * capabilities the daemon runs with.  Ambient capabilities are per
+	 * thread and posix_spawn() children take this thread's, so clearing
+	 * them here is enough (a no-op where there are none).
+	 */
+	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
 	pthread_mutex_lock(&bg->lock);
 	for (;;) {
 		late = bg->stopping && past(&bg->hook_deadline);

@@ -387,3 +387,36 @@ Test(segment_bg, shutdown_seals_open_segment_and_runs_its_hook)
 	cr_assert_eq(count_files(cfg.dir, true), 0);
 	free(raw);
 }
+
+/*
+ * A hook is the user's command: it must not be able to talk to systemd in
+ * the daemon's name (NOTIFY_SOCKET) nor keep the daemon's capabilities.
+ */
+Test(segment_bg, hook_gets_no_notify_socket_nor_capabilities)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter *sg;
+	struct mt_writer *w;
+	char log[256], *text;
+
+	test_config(&cfg);
+	snprintf(log, sizeof(log), "%s/env.log", tmp);
+	snprintf(cfg.hook, sizeof(cfg.hook),
+		 "{ env; grep '^CapAmb' /proc/self/status; } > %s", log);
+	cr_assert_eq(setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1), 0);
+	cr_assert_eq(setenv("MT_TEST_MARKER", "kept", 1), 0);
+	sg = seg_create(&cfg);
+	w = mt_writer__create(sg, 0);
+	one_segment(sg, w, BASE_NS, 3);
+	mt_segmenter_drain(sg);
+	text = read_text(log);
+	cr_assert_not_null(text, "the hook did not run");
+	cr_assert_null(strstr(text, "NOTIFY_SOCKET"), "%s", text);
+	cr_assert_not_null(strstr(text, "MT_TEST_MARKER=kept"),
+			   "the rest of the environment is passed on");
+	cr_assert_not_null(strstr(text, "CapAmb:\t0000000000000000"), "%s",
+			   text);
+	unsetenv("NOTIFY_SOCKET");
+	mt_writer__destroy(w);
+	mt_segmenter__destroy(sg);
+}
