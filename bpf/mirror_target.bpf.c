@@ -13,6 +13,7 @@
  *     outer source outside the allow-list        -> XDP_DROP   (source_...)
  *     VXLAN short, I flag clear, no inner Ether  -> XDP_DROP   (invalid_vxlan)
  *     VNI outside the allow-list                 -> XDP_DROP   (vni_...)
+ *     valid, but the daemon is still starting   -> XDP_DROP   (not_ready)
  *     valid: struct mt_xdp_meta in the metadata area (arrival time), then
  *     the AF_XDP socket of this rx queue         -> XDP_REDIRECT (redirected)
  *     no socket bound on this queue              -> XDP_DROP (redirect_failed)
@@ -42,6 +43,14 @@ char LICENSE[] SEC("license") = "GPL";
 const volatile __u16 vxlan_port = MT_XDP_VXLAN_PORT;
 const volatile __u8 src_allow_enabled = 0;
 const volatile __u8 vni_allow_enabled = 0;
+
+/*
+ * libxdp loads the program only when it attaches it, so the XSKMAP cannot
+ * be filled before the program sees traffic.  The daemon sets this (through
+ * the skeleton's mmapped .bss) once every socket is in the map; until then
+ * valid VXLAN is dropped as not_ready rather than as redirect_failed.
+ */
+volatile __u32 mt_armed = 0;
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
@@ -167,6 +176,8 @@ static __always_inline int mt_xdp_process(struct xdp_md *ctx)
 	if (vni_allow_enabled && !bpf_map_lookup_elem(&mt_vni_allow, &o.vni))
 		return mt_verdict(XDP_DROP, MT_XDP_CNT_VNI_NOT_ALLOWED);
 
+	if (!mt_armed)
+		return mt_verdict(XDP_DROP, MT_XDP_CNT_NOT_READY);
 	mt_write_meta(ctx, &o);
 	/* The flags' low bits are the action when the queue has no socket. */
 	ret = bpf_redirect_map(&xsks_map, ctx->rx_queue_index, XDP_DROP);

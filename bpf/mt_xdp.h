@@ -22,8 +22,8 @@
 
 /*
  * Per-CPU counter slots (map "mt_counters"), one per outcome.  Every frame
- * counts in SEEN and in exactly one of PASSED .. REDIRECT_FAILED;
- * META_FAILED is extra, on top of REDIRECTED or REDIRECT_FAILED.
+ * counts in SEEN and in exactly one of PASSED .. REDIRECT_FAILED or
+ * NOT_READY; META_FAILED is extra, on top of REDIRECTED or REDIRECT_FAILED.
  */
 enum mt_xdp_counter {
 	MT_XDP_CNT_SEEN = 0,
@@ -35,6 +35,12 @@ enum mt_xdp_counter {
 	MT_XDP_CNT_REDIRECTED,
 	MT_XDP_CNT_REDIRECT_FAILED, /* no AF_XDP socket on that rx queue */
 	MT_XDP_CNT_META_FAILED, /* no headroom for struct mt_xdp_meta */
+	/*
+	 * Valid VXLAN that arrived after the program was attached but before
+	 * the daemon had bound its sockets (mt_armed still 0), so that
+	 * REDIRECT_FAILED only ever means a queue without a socket.
+	 */
+	MT_XDP_CNT_NOT_READY,
 	MT_XDP_CNT__MAX,
 };
 
@@ -43,7 +49,7 @@ enum mt_xdp_counter {
 	{                                                                      \
 		"seen", "passed", "frag_passed", "invalid_vxlan",              \
 			"source_not_allowed", "vni_not_allowed", "redirected", \
-			"redirect_failed", "meta_failed",                      \
+			"redirect_failed", "meta_failed", "not_ready",         \
 	}
 
 /*

@@ -1135,6 +1135,7 @@ int mt_live_run(const struct mt_config *cfg)
 		goto out_segmenter;
 	if (start_workers(lv))
 		goto out_workers;
+	mt_xdp_loader_arm(lv->xdp);
 	/*
 	 * Not fatal: capture matters more than mirrorctl.  Created once the
 	 * workers run, so that status never shows a half-started daemon.

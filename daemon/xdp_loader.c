@@ -356,6 +356,12 @@ out_free:
 	return NULL;
 }
 
+void mt_xdp_loader_arm(struct mt_xdp_loader *l)
+{
+	/* The .bss map is mmapped: a plain store, seen by the next frame. */
+	__atomic_store_n(&l->skel->bss->mt_armed, 1, __ATOMIC_SEQ_CST);
+}
+
 void mt_xdp_loader__destroy(struct mt_xdp_loader *l)
 {
 	int ret;

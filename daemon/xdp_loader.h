@@ -39,6 +39,12 @@ struct mt_xdp_loader *mt_xdp_loader__create(const struct mt_xdp_loader_opts *o,
 void mt_xdp_loader__destroy(struct mt_xdp_loader *l);
 
 int mt_xdp_loader_xsks_map_fd(const struct mt_xdp_loader *l);
+/*
+ * Lets valid VXLAN through to the XSKMAP.  Until then (the sockets are
+ * bound after the program is attached: libxdp loads it only at attach) such
+ * frames are dropped and counted as not_ready.
+ */
+void mt_xdp_loader_arm(struct mt_xdp_loader *l);
 /* "native" or "generic" */
 const char *mt_xdp_loader_mode_name(const struct mt_xdp_loader *l);
 bool mt_xdp_loader_frags(const struct mt_xdp_loader *l);

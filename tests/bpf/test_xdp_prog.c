@@ -99,6 +99,8 @@ static void env_load(struct xdp_env *env, const struct knobs *k)
 			     strerror(-err));
 	}
 	cr_assert_eq(err, 0, "loading the XDP object: %s", strerror(-err));
+	/* As the daemon leaves it once its sockets are bound. */
+	env->skel->bss->mt_armed = 1;
 	env->prog_fd[0] = bpf_program__fd(env->skel->progs.mt_xdp);
 	env->prog_fd[1] = bpf_program__fd(env->skel->progs.mt_xdp_frags);
 }
@@ -836,6 +838,31 @@ Test(xdp, vxlan_port_knob)
 
 	env_load(&env, NULL);
 	expect(&env, "port 8472, default knob", &p8472, NULL, PASSED);
+	env_free(&env);
+}
+
+/*
+ * Between attach and the sockets being bound (mt_armed 0), valid VXLAN is
+ * dropped as not_ready, so that redirect_failed keeps meaning "a queue
+ * without a socket"; everything else is judged as always.
+ */
+Test(xdp, not_ready_until_armed)
+{
+	const struct mt_fx_outer o4 = OUTER4();
+	const struct mt_fx_outer o6 = OUTER6();
+	const struct mt_fx_outer bad = OUTER4(.vxlan_flags = 0x80);
+	struct xdp_env env;
+
+	env_load(&env, NULL);
+	env.skel->bss->mt_armed = 0;
+	expect(&env, "valid IPv4, not armed", &o4, NULL, XDP_DROP,
+	       MT_XDP_CNT_NOT_READY);
+	expect(&env, "valid IPv6, not armed", &o6, NULL, XDP_DROP,
+	       MT_XDP_CNT_NOT_READY);
+	expect(&env, "bad VXLAN, not armed", &bad, NULL, XDP_DROP,
+	       MT_XDP_CNT_INVALID_VXLAN);
+	env.skel->bss->mt_armed = 1;
+	expect(&env, "valid IPv4, armed", &o4, NULL, VALID);
 	env_free(&env);
 }
 
