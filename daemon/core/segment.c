@@ -211,7 +211,9 @@ static int segment_open(struct mt_segmenter *sg, struct mt_segment **out)
 		seg->prealloc = len;
 	/* else: filesystem without fallocate, or nearly full; write anyway */
 
-	mt_pcap_file_header(hdr, sg->snaplen, sg->nanosecond);
+	seg->snaplen = sg->snaplen;
+	seg->nanosecond = sg->nanosecond;
+	mt_pcap_file_header(hdr, seg->snaplen, seg->nanosecond);
 	if (pwrite(seg->fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
 		err = errno ? -errno : -EIO;
 		goto out_unlink;
@@ -833,13 +835,37 @@ int mt_segmenter_reconfigure(struct mt_segmenter *sg,
 	if (ret)
 		return ret;
 	if (strcmp(cfg->dir, sg->cfg.dir) ||
-	    strcmp(cfg->prefix, sg->cfg.prefix) ||
-	    cfg->snaplen != sg->cfg.snaplen ||
-	    cfg->nanosecond != sg->cfg.nanosecond)
+	    strcmp(cfg->prefix, sg->cfg.prefix))
 		return mt_err_set(
 			err,
-			"segment dir, prefix, snaplen and timestamp precision cannot change on reload (restart mirror-target to apply them)");
+			"segment dir and prefix cannot change on reload (restart mirror-target to apply them)");
 	pthread_mutex_lock(&sg->lock);
+	if (cfg->snaplen != sg->snaplen || cfg->nanosecond != sg->nanosecond) {
+		/*
+		 * A pcap file has one snaplen and one timestamp resolution:
+		 * the new ones start with a new segment, and writers take
+		 * them from the segment they follow.
+		 */
+		uint32_t old_snaplen = sg->snaplen;
+		bool old_ns = sg->nanosecond;
+		struct mt_segment *next;
+
+		sg->snaplen = cfg->snaplen;
+		sg->nanosecond = cfg->nanosecond;
+		/* Stopped (nothing published): the next open takes them. */
+		ret = sg->cur ? segment_open(sg, &next) : 0;
+		if (ret) {
+			sg->snaplen = old_snaplen;
+			sg->nanosecond = old_ns;
+			pthread_mutex_unlock(&sg->lock);
+			return mt_err_set(err,
+					  "cannot start a segment with the new "
+					  "snaplen/format in %s: %s",
+					  sg->cfg.dir, strerror(-ret));
+		}
+		if (sg->cur)
+			retire_current(sg, next, 0);
+	}
 	sg->cfg = *cfg;
 	sg->rescan = true;
 	mt_segbg_reconfigure(sg->bg, cfg);

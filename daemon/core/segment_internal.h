@@ -50,6 +50,9 @@ struct mt_segment {
 	/* Owned by the segmenter. */
 	int fd __attribute__((aligned(64)));
 	uint64_t prealloc; /* bytes reserved with fallocate(), 0 if none */
+	/* As in its file header; writers follow them (reload may change). */
+	uint32_t snaplen;
+	bool nanosecond;
 	char part[MT_SEG_NAME_MAX];
 	struct mt_segment *next; /* retiring list */
 };

@@ -163,12 +163,19 @@ static void writer_follow(struct mt_writer *w)
 		__atomic_fetch_sub(&s->refs, 1, __ATOMIC_SEQ_CST);
 	}
 	w->seg = s;
+	if (s) {
+		/* A reload may have changed them; the buffer bounds snaplen. */
+		w->snaplen = s->snaplen < w->cap - MT_PCAP_REC_HDR_LEN ?
+				     s->snaplen :
+				     (uint32_t)(w->cap - MT_PCAP_REC_HDR_LEN);
+		w->nanosecond = s->nanosecond;
+	}
 }
 
 int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, const void *data,
 		     uint32_t caplen, uint32_t orig_len)
 {
-	uint32_t n = caplen < w->snaplen ? caplen : w->snaplen;
+	uint32_t n;
 	uint8_t *p;
 	int err;
 
@@ -176,6 +183,8 @@ int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, const void *data,
 				     w->gen,
 			     0))
 		writer_follow(w);
+	/* After following: the new segment may have another snaplen. */
+	n = caplen < w->snaplen ? caplen : w->snaplen;
 	if (__builtin_expect(!w->seg, 0)) {
 		err = __atomic_load_n(&w->sg->noseg_err, __ATOMIC_RELAXED);
 		count_dropped(w, err, 1);

@@ -38,21 +38,21 @@
 struct mt_segment_config {
 	char dir[PATH_MAX];
 	char prefix[MT_PREFIX_MAX]; /* default "mirror" */
-	uint32_t snaplen;	    /* bytes kept per packet */
-	bool nanosecond;	    /* pcap timestamp resolution */
-	uint64_t rotate_bytes;	    /* 0 = no size rotation */
-	uint32_t rotate_interval;   /* seconds, wall-clock aligned; 0 = off */
-	uint32_t rotate_idle;	    /* seconds without packets; 0 = off */
-	uint32_t keep_segments;	    /* 0 = unlimited */
-	uint64_t keep_bytes;	    /* 0 = unlimited */
-	uint64_t min_free_bytes;    /* free-space floor on the filesystem */
-	bool stop_when_full;	    /* drop and count instead of deleting */
-	bool compress;		    /* gzip sealed segments in background */
-	int compress_level;	    /* 1..9 */
-	char hook[MT_HOOK_MAX];	    /* run as: /bin/sh -c HOOK hook PATH */
-	unsigned hook_parallel;	    /* at most this many hooks at once */
-	unsigned hook_queue;	    /* sealed segments waiting for a hook */
-	unsigned hook_timeout;	    /* seconds before a hook is killed; 0 = no */
+	uint32_t snaplen; /* bytes kept per packet */
+	bool nanosecond; /* pcap timestamp resolution */
+	uint64_t rotate_bytes; /* 0 = no size rotation */
+	uint32_t rotate_interval; /* seconds, wall-clock aligned; 0 = off */
+	uint32_t rotate_idle; /* seconds without packets; 0 = off */
+	uint32_t keep_segments; /* 0 = unlimited */
+	uint64_t keep_bytes; /* 0 = unlimited */
+	uint64_t min_free_bytes; /* free-space floor on the filesystem */
+	bool stop_when_full; /* drop and count instead of deleting */
+	bool compress; /* gzip sealed segments in background */
+	int compress_level; /* 1..9 */
+	char hook[MT_HOOK_MAX]; /* run as: /bin/sh -c HOOK hook PATH */
+	unsigned hook_parallel; /* at most this many hooks at once */
+	unsigned hook_queue; /* sealed segments waiting for a hook */
+	unsigned hook_timeout; /* seconds before a hook is killed; 0 = no */
 };
 
 /* Fills in every default (dir "/var/lib/mirror-target/segments"). */
@@ -61,25 +61,25 @@ void mt_segment_config_default(struct mt_segment_config *cfg);
 struct mt_segmenter_stats {
 	uint64_t segments_opened;
 	uint64_t segments_sealed;
-	uint64_t segments_recovered;   /* .part files sealed at start */
+	uint64_t segments_recovered; /* .part files sealed at start */
 	uint64_t segments_compressed;
-	uint64_t segments_deleted;     /* by retention */
+	uint64_t segments_deleted; /* by retention */
 	uint64_t compress_failures;
 	uint64_t hooks_run;
-	uint64_t hook_failures;	       /* non-zero exit, signal, timeout */
-	uint64_t hooks_skipped;	       /* queue full */
-	uint64_t write_errors;	       /* pwrite/fsync/rename failures */
-	uint64_t bytes_on_disk;	       /* sealed segments we manage */
-	uint64_t sealed_on_disk;       /* how many */
-	bool stopped;		       /* writing stopped (full, stop mode) */
+	uint64_t hook_failures; /* non-zero exit, signal, timeout */
+	uint64_t hooks_skipped; /* queue full */
+	uint64_t write_errors; /* pwrite/fsync/rename failures */
+	uint64_t bytes_on_disk; /* sealed segments we manage */
+	uint64_t sealed_on_disk; /* how many */
+	bool stopped; /* writing stopped (full, stop mode) */
 };
 
 struct mt_writer_stats {
 	uint64_t records;
 	uint64_t bytes; /* written to segments, headers included */
-	uint64_t dropped_stopped;   /* no segment to write to (stop mode) */
+	uint64_t dropped_stopped; /* no segment to write to (stop mode) */
 	uint64_t dropped_disk_full; /* ENOSPC / EDQUOT */
-	uint64_t dropped_io_error;  /* any other write failure */
+	uint64_t dropped_io_error; /* any other write failure */
 	uint64_t flushes;
 };
 
@@ -110,7 +110,11 @@ void mt_segmenter__destroy(struct mt_segmenter *sg);
 int mt_segmenter_tick(struct mt_segmenter *sg, uint64_t now_ns);
 /* Seals the open segment at the next tick (mirrorctl rotate). */
 void mt_segmenter_request_rotate(struct mt_segmenter *sg);
-/* Applies reloadable settings (rotation, retention, hook, compress). */
+/*
+ * Applies reloadable settings: rotation, retention, hook, compress, and
+ * snaplen and timestamp format, which start a new segment (a pcap file has
+ * one of each).  dir and prefix need a restart (-EINVAL, err says so).
+ */
 int mt_segmenter_reconfigure(struct mt_segmenter *sg,
 			     const struct mt_segment_config *cfg,
 			     struct mt_err *err);
