@@ -21,7 +21,7 @@
  * The source is checked before the VXLAN header so that junk sent by a
  * stranger counts as what it is: someone outside the allow-list.  An empty
  * allow-list cannot be detected from here, so userspace sets the *_enabled
- * knobs when it fills one.
+ * flags when it fills one.
  *
  * Two programs share the code: mt_xdp for ordinary drivers and
  * mt_xdp_frags for multi-buffer (jumbo frames over several pages).  In a
@@ -41,8 +41,15 @@ char LICENSE[] SEC("license") = "GPL";
 
 /* Set by userspace before load (skeleton ->rodata). */
 const volatile __u16 vxlan_port = MT_XDP_VXLAN_PORT;
-const volatile __u8 src_allow_enabled = 0;
-const volatile __u8 vni_allow_enabled = 0;
+
+/*
+ * Whether the allow-lists are in force (an empty LPM trie cannot be told
+ * from here).  Globals, not rodata: a reload switches them at run time,
+ * after filling the maps when a list appears, before emptying them when
+ * it goes away.
+ */
+volatile __u8 src_allow_enabled = 0;
+volatile __u8 vni_allow_enabled = 0;
 
 /*
  * libxdp loads the program only when it attaches it, so the XSKMAP cannot

@@ -457,6 +457,17 @@ static void free_seen_rules(struct live *lv, bool all)
  * pointer swap.  0, or -errno with err saying why (an invalid file:
  * "FILE:LINE:COL: ..."); everything then stays as it was.
  */
+static bool allow_lists_changed(const struct mt_config *a,
+				const struct mt_config *b)
+{
+	return a->nallow_sources != b->nallow_sources ||
+	       a->nallow_vnis != b->nallow_vnis ||
+	       memcmp(a->allow_sources, b->allow_sources,
+		      a->nallow_sources * sizeof(a->allow_sources[0])) ||
+	       memcmp(a->allow_vnis, b->allow_vnis,
+		      a->nallow_vnis * sizeof(a->allow_vnis[0]));
+}
+
 static int reload(struct live *lv, struct mt_err *err)
 {
 	struct mt_reload_report rep = { 0 };
@@ -464,6 +475,7 @@ static int reload(struct live *lv, struct mt_err *err)
 	struct mt_config *next = NULL;
 	struct mt_ruleset *rs = NULL, *old;
 	struct pending_rules *p;
+	bool lists = false;
 	int ret;
 
 	if (mt_config_origin_file()) {
@@ -487,10 +499,18 @@ static int reload(struct live *lv, struct mt_err *err)
 		mt_err_set(err, "out of memory");
 		goto out_rules;
 	}
+	lists = next && allow_lists_changed(lv->cfg, next);
+	if (lists) {
+		ret = mt_xdp_loader_set_allow_lists(
+			lv->xdp, next->allow_sources, next->nallow_sources,
+			next->allow_vnis, next->nallow_vnis, err);
+		if (ret)
+			goto out_lists;
+	}
 	if (next) {
 		ret = mt_segmenter_reconfigure(lv->sg, &next->seg, err);
 		if (ret)
-			goto out_pending;
+			goto out_lists;
 	}
 	/* Nothing fails from here on. */
 	old = mt_rules_ref_publish(&lv->ref, rs);
@@ -523,7 +543,13 @@ static int reload(struct live *lv, struct mt_err *err)
 				    "filter is off");
 	return 0;
 
-out_pending:
+out_lists:
+	/* Back to what was in force (best effort: the old lists fitted). */
+	if (lists)
+		mt_xdp_loader_set_allow_lists(lv->xdp, lv->cfg->allow_sources,
+					      lv->cfg->nallow_sources,
+					      lv->cfg->allow_vnis,
+					      lv->cfg->nallow_vnis, NULL);
 	free(p);
 out_rules:
 	if (rs)

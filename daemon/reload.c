@@ -159,10 +159,16 @@ static bool in_list(const char *list, const char *name)
 	return false;
 }
 
-/* Sections a reload can change: the others live in XDP and the workers. */
-static bool appliable(const char *section)
+/*
+ * What a reload can change: [output] and [filter] (the segmenter and the
+ * rules), and the XDP allow-lists (map updates).  The rest of [capture]
+ * shapes sockets and workers, and sessions are held by the workers.
+ */
+static bool appliable(const char *section, const char *key)
 {
-	return !strcmp(section, "output") || !strcmp(section, "filter");
+	return !strcmp(section, "output") || !strcmp(section, "filter") ||
+	       (!strcmp(section, "capture") &&
+		(!strcmp(key, "allow_sources") || !strcmp(key, "allow_vnis")));
 }
 
 /*
@@ -181,7 +187,8 @@ static int compare(const struct dump *old, const struct dump *new,
 
 		if (o && !strcmp(o->value, e->value))
 			continue;
-		if (!o || session || !e->reload || !appliable(e->section)) {
+		if (!o || session || !e->reload ||
+		    !appliable(e->section, e->key)) {
 			if (!o && !in_list(rep->restart, e->section))
 				add_name(rep->restart, e->section, NULL);
 			else if (o)

@@ -184,51 +184,180 @@ static void u64_bytes(uint64_t host, uint8_t out[8])
 		out[i] = host >> (56 - 8 * i);
 }
 
-static int fill_allow_lists(struct mt_xdp_loader *l,
-			    const struct mt_xdp_loader_opts *o,
-			    struct mt_err *err)
+static void src4_key(const struct mt_cidr *c, struct mt_xdp_src4_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = c->len;
+	v4_bytes(c->addr.v4, k->addr);
+}
+
+static void src6_key(const struct mt_cidr *c, struct mt_xdp_src6_key *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->prefixlen = c->len;
+	u64_bytes(c->addr.hi, k->addr);
+	u64_bytes(c->addr.lo, k->addr + 8);
+}
+
+static bool src_wanted(const void *key, int family, const struct mt_cidr *src,
+		       unsigned nsrc)
+{
+	for (unsigned i = 0; i < nsrc; i++) {
+		struct mt_xdp_src4_key k4;
+		struct mt_xdp_src6_key k6;
+
+		if (src[i].addr.family != family)
+			continue;
+		if (family == AF_INET) {
+			src4_key(&src[i], &k4);
+			if (!memcmp(&k4, key, sizeof(k4)))
+				return true;
+		} else {
+			src6_key(&src[i], &k6);
+			if (!memcmp(&k6, key, sizeof(k6)))
+				return true;
+		}
+	}
+	return false;
+}
+
+static bool vni_wanted(const void *key, const uint32_t *vnis, unsigned nvni)
+{
+	uint32_t vni;
+
+	memcpy(&vni, key, sizeof(vni));
+	for (unsigned i = 0; i < nvni; i++)
+		if (vnis[i] == vni)
+			return true;
+	return false;
+}
+
+/*
+ * Deletes the keys of map fd that keep() rejects.  Keys are collected
+ * first: deleting while walking would restart the walk.
+ */
+static int prune_map(int fd, size_t key_size, unsigned max,
+		     bool (*keep)(const void *key, const void *arg),
+		     const void *arg)
+{
+	uint8_t *keys = calloc(max, key_size), *prev = NULL;
+	unsigned n = 0;
+	int ret = 0;
+
+	if (!keys)
+		return -ENOMEM;
+	while (n < max &&
+	       !bpf_map_get_next_key(fd, prev, keys + n * key_size)) {
+		prev = keys + n * key_size;
+		n++;
+	}
+	for (unsigned i = 0; i < n; i++)
+		if (!keep(keys + i * key_size, arg) &&
+		    bpf_map_delete_elem(fd, keys + i * key_size) &&
+		    errno != ENOENT)
+			ret = -errno;
+	free(keys);
+	return ret;
+}
+
+struct want {
+	const struct mt_cidr *src;
+	unsigned nsrc;
+	const uint32_t *vnis;
+	unsigned nvni;
+};
+
+static bool keep4(const void *key, const void *arg)
+{
+	const struct want *w = arg;
+
+	return src_wanted(key, AF_INET, w->src, w->nsrc);
+}
+
+static bool keep6(const void *key, const void *arg)
+{
+	const struct want *w = arg;
+
+	return src_wanted(key, AF_INET6, w->src, w->nsrc);
+}
+
+static bool keepv(const void *key, const void *arg)
+{
+	const struct want *w = arg;
+
+	return vni_wanted(key, w->vnis, w->nvni);
+}
+
+int mt_xdp_loader_set_allow_lists(struct mt_xdp_loader *l,
+				  const struct mt_cidr *src, unsigned nsrc,
+				  const uint32_t *vnis, unsigned nvni,
+				  struct mt_err *err)
 {
 	int fd4 = bpf_map__fd(l->skel->maps.mt_src4_allow);
 	int fd6 = bpf_map__fd(l->skel->maps.mt_src6_allow);
 	int fdv = bpf_map__fd(l->skel->maps.mt_vni_allow);
+	struct want w = { src, nsrc, vnis, nvni };
 	uint8_t one = 1;
 	char buf[MT_IP_STRLEN];
+	int ret;
 
-	for (unsigned i = 0; i < o->nallow_sources; i++) {
-		const struct mt_cidr *c = &o->allow_sources[i];
-		int ret;
+	/*
+	 * A list that goes away is switched off before it is emptied; a list
+	 * that appears is filled before it is switched on; in between, the
+	 * union of old and new is allowed for a moment, never less.
+	 */
+	if (!nsrc)
+		__atomic_store_n(&l->skel->bss->src_allow_enabled, 0,
+				 __ATOMIC_SEQ_CST);
+	if (!nvni)
+		__atomic_store_n(&l->skel->bss->vni_allow_enabled, 0,
+				 __ATOMIC_SEQ_CST);
+	for (unsigned i = 0; i < nsrc; i++) {
+		struct mt_xdp_src4_key k4;
+		struct mt_xdp_src6_key k6;
 
-		if (c->addr.family == AF_INET) {
-			struct mt_xdp_src4_key k = { .prefixlen = c->len };
-
-			v4_bytes(c->addr.v4, k.addr);
-			ret = bpf_map_update_elem(fd4, &k, &one, BPF_ANY);
+		if (src[i].addr.family == AF_INET) {
+			src4_key(&src[i], &k4);
+			ret = bpf_map_update_elem(fd4, &k4, &one, BPF_ANY);
 		} else {
-			struct mt_xdp_src6_key k = { .prefixlen = c->len };
-
-			u64_bytes(c->addr.hi, k.addr);
-			u64_bytes(c->addr.lo, k.addr + 8);
-			ret = bpf_map_update_elem(fd6, &k, &one, BPF_ANY);
+			src6_key(&src[i], &k6);
+			ret = bpf_map_update_elem(fd6, &k6, &one, BPF_ANY);
 		}
 		if (ret)
 			return mt_err_set(err,
 					  "cannot add allowed source %s to "
 					  "the XDP allow-list: %s (at most %u "
 					  "prefixes per family)",
-					  mt_cidr_format(c, buf),
+					  mt_cidr_format(&src[i], buf),
 					  strerror(errno),
 					  MT_XDP_MAX_SRC_PREFIXES);
 	}
-	for (unsigned i = 0; i < o->nallow_vnis; i++) {
-		uint32_t vni = o->allow_vnis[i];
-
-		if (bpf_map_update_elem(fdv, &vni, &one, BPF_ANY))
+	for (unsigned i = 0; i < nvni; i++)
+		if (bpf_map_update_elem(fdv, &vnis[i], &one, BPF_ANY))
 			return mt_err_set(err,
 					  "cannot add VNI %u to the XDP "
 					  "allow-list: %s (at most %u VNIs)",
-					  vni, strerror(errno),
+					  vnis[i], strerror(errno),
 					  MT_XDP_MAX_VNIS);
-	}
+	ret = prune_map(fd4, sizeof(struct mt_xdp_src4_key),
+			MT_XDP_MAX_SRC_PREFIXES, keep4, &w);
+	if (!ret)
+		ret = prune_map(fd6, sizeof(struct mt_xdp_src6_key),
+				MT_XDP_MAX_SRC_PREFIXES, keep6, &w);
+	if (!ret)
+		ret = prune_map(fdv, sizeof(uint32_t), MT_XDP_MAX_VNIS, keepv,
+				&w);
+	if (ret)
+		return mt_err_set(err,
+				  "cannot remove old entries from the XDP "
+				  "allow-lists: %s",
+				  strerror(-ret));
+	if (nsrc)
+		__atomic_store_n(&l->skel->bss->src_allow_enabled, 1,
+				 __ATOMIC_SEQ_CST);
+	if (nvni)
+		__atomic_store_n(&l->skel->bss->vni_allow_enabled, 1,
+				 __ATOMIC_SEQ_CST);
 	return 0;
 }
 
@@ -319,8 +448,6 @@ struct mt_xdp_loader *mt_xdp_loader__create(const struct mt_xdp_loader_opts *o,
 		goto out_free;
 	}
 	l->skel->rodata->vxlan_port = o->vxlan_port;
-	l->skel->rodata->src_allow_enabled = o->nallow_sources > 0;
-	l->skel->rodata->vni_allow_enabled = o->nallow_vnis > 0;
 	/* Only the variant we attach is loaded (and verified). */
 	bpf_program__set_autoload(l->skel->progs.mt_xdp, !o->frags);
 	bpf_program__set_autoload(l->skel->progs.mt_xdp_frags, o->frags);
@@ -339,7 +466,9 @@ struct mt_xdp_loader *mt_xdp_loader__create(const struct mt_xdp_loader_opts *o,
 	if (ret)
 		goto out_prog;
 	report_attachment(l);
-	ret = fill_allow_lists(l, o, err);
+	ret = mt_xdp_loader_set_allow_lists(l, o->allow_sources,
+					    o->nallow_sources, o->allow_vnis,
+					    o->nallow_vnis, err);
 	if (ret)
 		goto out_detach;
 	return l;

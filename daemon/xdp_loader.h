@@ -45,6 +45,15 @@ int mt_xdp_loader_xsks_map_fd(const struct mt_xdp_loader *l);
  * frames are dropped and counted as not_ready.
  */
 void mt_xdp_loader_arm(struct mt_xdp_loader *l);
+/*
+ * Makes the allow-lists exactly these (empty = that list is off), without
+ * detaching: used at start and by reload.  Returns 0 or -errno with err
+ * set; on failure the lists may hold old and new entries together.
+ */
+int mt_xdp_loader_set_allow_lists(struct mt_xdp_loader *l,
+				  const struct mt_cidr *src, unsigned nsrc,
+				  const uint32_t *vnis, unsigned nvni,
+				  struct mt_err *err);
 /* "native" or "generic" */
 const char *mt_xdp_loader_mode_name(const struct mt_xdp_loader *l);
 bool mt_xdp_loader_frags(const struct mt_xdp_loader *l);

@@ -87,10 +87,6 @@ static void env_load(struct xdp_env *env, const struct knobs *k)
 			   strerror(errno));
 	if (k && k->vxlan_port)
 		env->skel->rodata->vxlan_port = k->vxlan_port;
-	if (k) {
-		env->skel->rodata->src_allow_enabled = !!k->src_allow;
-		env->skel->rodata->vni_allow_enabled = !!k->vni_allow;
-	}
 	err = mirror_target_bpf__load(env->skel);
 	if (err == -EPERM || err == -EACCES) {
 		mirror_target_bpf__destroy(env->skel);
@@ -101,6 +97,10 @@ static void env_load(struct xdp_env *env, const struct knobs *k)
 	cr_assert_eq(err, 0, "loading the XDP object: %s", strerror(-err));
 	/* As the daemon leaves it once its sockets are bound. */
 	env->skel->bss->mt_armed = 1;
+	if (k) {
+		env->skel->bss->src_allow_enabled = !!k->src_allow;
+		env->skel->bss->vni_allow_enabled = !!k->vni_allow;
+	}
 	env->prog_fd[0] = bpf_program__fd(env->skel->progs.mt_xdp);
 	env->prog_fd[1] = bpf_program__fd(env->skel->progs.mt_xdp_frags);
 }
