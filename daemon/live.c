@@ -1161,7 +1161,10 @@ int mt_live_run(const struct mt_config *cfg)
 		goto out_segmenter;
 	if (start_workers(lv))
 		goto out_workers;
-	mt_xdp_loader_arm(lv->xdp);
+	if (mt_xdp_loader_arm(lv->xdp, &err)) {
+		mt_log(MT_LOG_ERROR, "%s", err.msg);
+		goto out_workers;
+	}
 	/*
 	 * Not fatal: capture matters more than mirrorctl.  Created once the
 	 * workers run, so that status never shows a half-started daemon.

@@ -184,6 +184,35 @@ static void u64_bytes(uint64_t host, uint8_t out[8])
 		out[i] = host >> (56 - 8 * i);
 }
 
+/*
+ * The program's mutable globals (.bss): libxdp loads the object itself, so
+ * the skeleton's ->bss points at the pre-load image, not at the map.  Read,
+ * change one field, write back (only the control thread does this).
+ */
+enum bss_field { BSS_ARMED, BSS_SRC_ALLOW, BSS_VNI_ALLOW };
+
+static int bss_set(struct mt_xdp_loader *l, enum bss_field f, unsigned v)
+{
+	struct mirror_target_bpf__bss b;
+	int fd = bpf_map__fd(l->skel->maps.bss);
+	uint32_t zero = 0;
+
+	if (fd < 0 || bpf_map_lookup_elem(fd, &zero, &b))
+		return fd < 0 ? -EBADF : -errno;
+	switch (f) {
+	case BSS_ARMED:
+		b.mt_armed = v;
+		break;
+	case BSS_SRC_ALLOW:
+		b.src_allow_enabled = v;
+		break;
+	case BSS_VNI_ALLOW:
+		b.vni_allow_enabled = v;
+		break;
+	}
+	return bpf_map_update_elem(fd, &zero, &b, BPF_ANY) ? -errno : 0;
+}
+
 static void src4_key(const struct mt_cidr *c, struct mt_xdp_src4_key *k)
 {
 	memset(k, 0, sizeof(*k));
@@ -306,12 +335,13 @@ int mt_xdp_loader_set_allow_lists(struct mt_xdp_loader *l,
 	 * that appears is filled before it is switched on; in between, the
 	 * union of old and new is allowed for a moment, never less.
 	 */
-	if (!nsrc)
-		__atomic_store_n(&l->skel->bss->src_allow_enabled, 0,
-				 __ATOMIC_SEQ_CST);
-	if (!nvni)
-		__atomic_store_n(&l->skel->bss->vni_allow_enabled, 0,
-				 __ATOMIC_SEQ_CST);
+	ret = nsrc ? 0 : bss_set(l, BSS_SRC_ALLOW, 0);
+	if (!ret && !nvni)
+		ret = bss_set(l, BSS_VNI_ALLOW, 0);
+	if (ret)
+		return mt_err_set(err,
+				  "cannot switch an XDP allow-list off: %s",
+				  strerror(-ret));
 	for (unsigned i = 0; i < nsrc; i++) {
 		struct mt_xdp_src4_key k4;
 		struct mt_xdp_src6_key k6;
@@ -352,12 +382,12 @@ int mt_xdp_loader_set_allow_lists(struct mt_xdp_loader *l,
 				  "cannot remove old entries from the XDP "
 				  "allow-lists: %s",
 				  strerror(-ret));
-	if (nsrc)
-		__atomic_store_n(&l->skel->bss->src_allow_enabled, 1,
-				 __ATOMIC_SEQ_CST);
-	if (nvni)
-		__atomic_store_n(&l->skel->bss->vni_allow_enabled, 1,
-				 __ATOMIC_SEQ_CST);
+	ret = nsrc ? bss_set(l, BSS_SRC_ALLOW, 1) : 0;
+	if (!ret && nvni)
+		ret = bss_set(l, BSS_VNI_ALLOW, 1);
+	if (ret)
+		return mt_err_set(err, "cannot switch an XDP allow-list on: %s",
+				  strerror(-ret));
 	return 0;
 }
 
@@ -485,10 +515,16 @@ out_free:
 	return NULL;
 }
 
-void mt_xdp_loader_arm(struct mt_xdp_loader *l)
+int mt_xdp_loader_arm(struct mt_xdp_loader *l, struct mt_err *err)
 {
-	/* The .bss map is mmapped: a plain store, seen by the next frame. */
-	__atomic_store_n(&l->skel->bss->mt_armed, 1, __ATOMIC_SEQ_CST);
+	int ret = bss_set(l, BSS_ARMED, 1);
+
+	if (ret)
+		return mt_err_set(err,
+				  "cannot let the XDP program redirect to the "
+				  "sockets: %s",
+				  strerror(-ret));
+	return 0;
 }
 
 void mt_xdp_loader__destroy(struct mt_xdp_loader *l)

@@ -44,7 +44,7 @@ int mt_xdp_loader_xsks_map_fd(const struct mt_xdp_loader *l);
  * bound after the program is attached: libxdp loads it only at attach) such
  * frames are dropped and counted as not_ready.
  */
-void mt_xdp_loader_arm(struct mt_xdp_loader *l);
+int mt_xdp_loader_arm(struct mt_xdp_loader *l, struct mt_err *err);
 /*
  * Makes the allow-lists exactly these (empty = that list is off), without
  * detaching: used at start and by reload.  Returns 0 or -errno with err
