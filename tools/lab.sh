@@ -137,32 +137,6 @@ mt_require_cmd tshark ip bridge
 mt_require_python
 mt_require_netns_vxlan
 
-# lib.sh's topology, with a multi-queue veth pair so that several AF_XDP
-# sockets and workers have something to do.
-topology_create() {
-	mt_netns_create NS_SRC src || fail "cannot create namespace $MT_NS_PREFIX-src"
-	mt_netns_create NS_TGT tgt || fail "cannot create namespace $MT_NS_PREFIX-tgt"
-	ip link add veth-src netns "$NS_SRC" numtxqueues $QUEUES \
-		numrxqueues $QUEUES type veth peer name veth-tgt \
-		netns "$NS_TGT" numtxqueues $QUEUES numrxqueues $QUEUES
-	ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
-	ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
-	ip -n "$NS_SRC" link set veth-src up
-	ip -n "$NS_TGT" link set veth-tgt up
-	ip -n "$NS_SRC" link add vx0 type vxlan id "$MT_VNI" \
-		remote "$MT_OUTER_TGT" local "$MT_OUTER_SRC" dstport 4789 dev veth-src
-	# No link-local address: fewer kernel MLD reports among the traffic.
-	ip -n "$NS_SRC" link set vx0 addrgenmode none
-	ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
-	ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
-	ip -n "$NS_SRC" link set vx0 up
-	# The inner peer does not exist: static neighbours, so no ARP / ND.
-	ip -n "$NS_SRC" neigh replace "$MT_INNER4_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-	ip -n "$NS_SRC" -6 neigh replace "$MT_INNER6_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-}
-
 # send_traffic COUNT DURATION: from NS_SRC, COUNT packets of each of the 8
 # kinds through vx0, spread over DURATION seconds.  The egress kinds use
 # ordinary kernel sockets; the ping replies (ingress: the peer answering
@@ -293,7 +267,9 @@ show_log() { grep -v 'info: libbpf:' "$1" | indent || true; }
 
 section "2. The network: a mirror source and a mirror target" \
 	"Namespace $MT_NS_PREFIX-src plays the mirrored ENI: its vxlan device vx0 wraps every frame it sends in VXLAN (VNI $MT_VNI) to $MT_OUTER_TGT:4789, like AWS Traffic Mirroring; the outer source $MT_OUTER_SRC is the ENI's primary address.  Namespace $MT_NS_PREFIX-tgt plays the mirror target, joined by a veth pair with $QUEUES queues."
-topology_create
+# A multi-queue veth pair, so that several AF_XDP sockets and workers have
+# something to do.
+mt_topology_create $QUEUES
 {
 	echo "src: $(ip -n "$NS_SRC" -br addr show dev vx0)"
 	echo "src: $(ip -n "$NS_SRC" -br addr show dev veth-src)"
@@ -328,25 +304,17 @@ if [ "$OFFLINE" = 0 ]; then
 	section "4. Starting the daemon in $MT_NS_PREFIX-tgt" \
 		"It attaches an XDP program to veth-tgt that sends VXLAN from $MT_OUTER_SRC with VNI $MT_VNI to one AF_XDP socket per queue (anything else VXLAN is dropped and counted; all other traffic goes on to the kernel)."
 	echo "  \$ mirror-targetd ${CMD[*]:1}"
-	# bpffs inside the namespace's mount namespace: `ip netns exec`
-	# remounts /sys, hiding the host's /sys/fs/bpf.
-	ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
-		sh "${CMD[@]}" >"$MT_TMP/summary.txt" 2>"$MT_TMP/daemon.log" &
-	DPID=$!
-	MT_PIDS+=("$DPID")
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'capturing VXLAN' "$MT_TMP/daemon.log" && break
-		if ! kill -0 "$DPID" 2>/dev/null; then
-			indent <"$MT_TMP/daemon.log" >&2
-			grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' \
-				"$MT_TMP/daemon.log" &&
-				fail "this kernel cannot run XDP + AF_XDP on veth (see above); try tools/lab.sh --offline"
-			fail "mirror-targetd did not start (see above)"
-		fi
-		sleep 0.1
-	done
-	grep -q 'capturing VXLAN' "$MT_TMP/daemon.log" ||
-		fail "mirror-targetd did not report capturing within 10 s"
+	mt_daemon_spawn "$MT_TMP/summary.txt" "$MT_TMP/daemon.log" "${CMD[@]}"
+	RC=0
+	mt_daemon_wait "$MT_TMP/daemon.log" || RC=$?
+	if [ "$RC" = 1 ]; then
+		indent <"$MT_TMP/daemon.log" >&2
+		grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' \
+			"$MT_TMP/daemon.log" &&
+			fail "this kernel cannot run XDP + AF_XDP on veth (see above); try tools/lab.sh --offline"
+		fail "mirror-targetd did not start (see above)"
+	fi
+	[ "$RC" = 0 ] || fail "mirror-targetd did not report capturing within 10 s"
 	show_log "$MT_TMP/daemon.log"
 	LOG_LINES=$(wc -l <"$MT_TMP/daemon.log")
 
@@ -361,8 +329,7 @@ if [ "$OFFLINE" = 0 ]; then
 	sleep 1
 
 	section "6. Stopping the daemon (SIGTERM): it seals the open segment, detaches XDP and prints its counters"
-	kill -TERM "$DPID"
-	if { wait "$DPID"; } 2>/dev/null; then DRC=0; else DRC=$?; fi
+	mt_daemon_stop
 	show_log <(tail -n +"$((LOG_LINES + 1))" "$MT_TMP/daemon.log")
 	echo
 	indent <"$MT_TMP/summary.txt"

@@ -80,6 +80,44 @@ static void reset_getopt(void)
 	optind = 0;
 }
 
+/*
+ * The end of every option loop: -h prints the command's help (exit 0),
+ * anything getopt did not know points at it (exit 2).
+ */
+static int help_or_usage(const struct mt_cmd *cmd, int c)
+{
+	if (c == 'h') {
+		print_cmd_help(cmd);
+		return MT_EXIT_OK;
+	}
+	usage_hint(cmd);
+	return MT_EXIT_USAGE;
+}
+
+/* After the options, exactly one WHAT (a file); 0 or the exit status. */
+static int one_file_arg(const struct mt_cmd *cmd, int argc, char **argv,
+			const char *what, const char **path)
+{
+	if (argc - optind != 1) {
+		fprintf(stderr, "%s %s: expected one %s, got %d\n", prog,
+			cmd->name, what, argc - optind);
+		usage_hint(cmd);
+		return MT_EXIT_USAGE;
+	}
+	*path = argv[optind];
+	return MT_EXIT_OK;
+}
+
+/* After the options, nothing; 0 or the exit status. */
+static int no_more_args(const struct mt_cmd *cmd, int argc, char **argv)
+{
+	if (optind == argc)
+		return MT_EXIT_OK;
+	fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+	usage_hint(cmd);
+	return MT_EXIT_USAGE;
+}
+
 /* ---- rule sets ---------------------------------------------------------- */
 
 static const char *dir_name(uint8_t dir)
@@ -239,21 +277,12 @@ static int cmd_check_rules(const struct mt_cmd *cmd, int argc, char **argv)
 		case 'q':
 			quiet = true;
 			break;
-		case 'h':
-			print_cmd_help(cmd);
-			return MT_EXIT_OK;
 		default:
-			usage_hint(cmd);
-			return MT_EXIT_USAGE;
+			return help_or_usage(cmd, c);
 		}
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "%s %s: expected one rules file, got %d\n",
-			prog, cmd->name, argc - optind);
-		usage_hint(cmd);
+	if (one_file_arg(cmd, argc, argv, "rules file", &path))
 		return MT_EXIT_USAGE;
-	}
-	path = argv[optind];
 	if (filter_id && !is_json_name(path))
 		fprintf(stderr,
 			"%s: warning: --filter-id %s is ignored: only AWS JSON "
@@ -381,22 +410,12 @@ static int cmd_import_aws_filter(const struct mt_cmd *cmd, int argc,
 		case 'o':
 			out = optarg;
 			break;
-		case 'h':
-			print_cmd_help(cmd);
-			return MT_EXIT_OK;
 		default:
-			usage_hint(cmd);
-			return MT_EXIT_USAGE;
+			return help_or_usage(cmd, c);
 		}
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr,
-			"%s %s: expected one JSON file (or -), got %d\n", prog,
-			cmd->name, argc - optind);
-		usage_hint(cmd);
+	if (one_file_arg(cmd, argc, argv, "JSON file (or -)", &path))
 		return MT_EXIT_USAGE;
-	}
-	path = argv[optind];
 
 	/*
 	 * Always the AWS parser, whatever the name ends in: the input is
@@ -466,21 +485,12 @@ static int cmd_check_config(const struct mt_cmd *cmd, int argc, char **argv)
 		case 'd':
 			dump = true;
 			break;
-		case 'h':
-			print_cmd_help(cmd);
-			return MT_EXIT_OK;
 		default:
-			usage_hint(cmd);
-			return MT_EXIT_USAGE;
+			return help_or_usage(cmd, c);
 		}
 	}
-	if (argc - optind != 1) {
-		fprintf(stderr, "%s %s: expected one config file, got %d\n",
-			prog, cmd->name, argc - optind);
-		usage_hint(cmd);
+	if (one_file_arg(cmd, argc, argv, "config file", &path))
 		return MT_EXIT_USAGE;
-	}
-	path = argv[optind];
 
 	mt_config_init(&cfg);
 	if (mt_config_load(&cfg, path, &err)) {
@@ -673,6 +683,15 @@ static int ctl_request(const char *req, json_t **out)
 	}
 	*out = ans;
 	return 0;
+}
+
+/* Prints the answer O as indented JSON and lets go of it; exit 0. */
+static int print_json(json_t *o, size_t flags)
+{
+	json_dumpf(o, stdout, JSON_INDENT(2) | flags);
+	putchar('\n');
+	json_decref(o);
+	return MT_EXIT_OK;
 }
 
 static uint64_t jget(json_t *o, const char *path)
@@ -932,30 +951,19 @@ static int cmd_status(const struct mt_cmd *cmd, int argc, char **argv)
 		case 'S':
 			socket_path = optarg;
 			break;
-		case 'h':
-			print_cmd_help(cmd);
-			return MT_EXIT_OK;
 		default:
-			usage_hint(cmd);
-			return MT_EXIT_USAGE;
+			return help_or_usage(cmd, c);
 		}
 	}
-	if (optind < argc) {
-		fprintf(stderr, "%s: unexpected argument '%s'\n", prog,
-			argv[optind]);
-		usage_hint(cmd);
-		return MT_EXIT_USAGE;
-	}
+	ret = no_more_args(cmd, argc, argv);
+	if (ret)
+		return ret;
 	ret = ctl_request("status", &st);
 	if (ret)
 		return ret;
 	json_object_del(st, "ok");
-	if (json && !watch) {
-		json_dumpf(st, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-		json_decref(st);
-		return MT_EXIT_OK;
-	}
+	if (json && !watch)
+		return print_json(st, JSON_SORT_KEYS);
 	signal(SIGINT, on_sigint);
 	signal(SIGTERM, on_sigint);
 	if (!watch) {
@@ -1026,9 +1034,7 @@ static int simple_opts(const struct mt_cmd *cmd, int argc, char **argv,
 			goto bad;
 		}
 	}
-	if (optind == argc)
-		return 0;
-	fprintf(stderr, "%s: unexpected argument '%s'\n", prog, argv[optind]);
+	return no_more_args(cmd, argc, argv);
 bad:
 	usage_hint(cmd);
 	return MT_EXIT_USAGE;
@@ -1048,12 +1054,8 @@ static int cmd_rules(const struct mt_cmd *cmd, int argc, char **argv)
 	if (ret)
 		return ret;
 	json_object_del(ans, "ok");
-	if (json) {
-		json_dumpf(ans, stdout, JSON_INDENT(2) | JSON_SORT_KEYS);
-		putchar('\n');
-		json_decref(ans);
-		return MT_EXIT_OK;
-	}
+	if (json)
+		return print_json(ans, JSON_SORT_KEYS);
 	rules = json_object_get(ans, "rules");
 	if (strcmp(jstr(ans, "filter", "off"), "on")) {
 		printf("filter off: no rules file, everything is captured\n");
@@ -1412,9 +1414,7 @@ static int cmd_segments(const struct mt_cmd *cmd, int argc, char **argv)
 				      cur[0] ? json_string(cur) : json_null(),
 				      "segments", arr);
 
-		json_dumpf(o, stdout, JSON_INDENT(2));
-		putchar('\n');
-		json_decref(o);
+		print_json(o, 0);
 	}
 	free(v);
 	return MT_EXIT_OK;
@@ -1673,12 +1673,8 @@ static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 		case 'S':
 			socket_path = optarg;
 			break;
-		case 'h':
-			print_cmd_help(cmd);
-			return MT_EXIT_OK;
 		default:
-			usage_hint(cmd);
-			return MT_EXIT_USAGE;
+			return help_or_usage(cmd, c);
 		}
 	}
 	if (!have_from || !have_to || optind < argc) {

@@ -218,11 +218,25 @@ mt_netns_delete() {
 # The kernel's own vxlan device on the source side encapsulates whatever is
 # sent to the inner peer 192.0.2.2 / 2001:db8::2 (static neighbours) into
 # UDP 198.18.0.1 -> 198.18.0.2:4789, exactly the shape AWS mirrors in.
+#
+# mt_topology_create [QUEUES [MTU]]: QUEUES rx/tx queues on each end of the
+# veth pair (the kernel's default when empty), so that several AF_XDP
+# sockets and workers have something to do; MTU on the veth pair, with vx0
+# 50 bytes less (the VXLAN overhead over an IPv4 underlay).
+# shellcheck disable=SC2120 # both arguments are optional
 mt_topology_create() {
+	local queues=${1:-} mtu=${2:-} qargs=() vxmtu=()
 	mt_netns_create NS_SRC src || fail "cannot create namespace $MT_NS_PREFIX-src"
 	mt_netns_create NS_TGT tgt || fail "cannot create namespace $MT_NS_PREFIX-tgt"
 
-	ip link add veth-src netns "$NS_SRC" type veth peer name veth-tgt netns "$NS_TGT"
+	[ -z "$queues" ] || qargs=(numtxqueues "$queues" numrxqueues "$queues")
+	ip link add veth-src netns "$NS_SRC" "${qargs[@]}" type veth \
+		peer name veth-tgt netns "$NS_TGT" "${qargs[@]}"
+	if [ -n "$mtu" ]; then
+		ip -n "$NS_SRC" link set veth-src mtu "$mtu"
+		ip -n "$NS_TGT" link set veth-tgt mtu "$mtu"
+		vxmtu=(mtu "$((mtu - 50))")
+	fi
 	ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
 	ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
 	ip -n "$NS_SRC" link set veth-src up
@@ -232,7 +246,7 @@ mt_topology_create() {
 		remote "$MT_OUTER_TGT" local "$MT_OUTER_SRC" dstport 4789 dev veth-src
 	# No link-local address: fewer router solicitations and MLD reports
 	# of the kernel's own among the packets under test.
-	ip -n "$NS_SRC" link set vx0 addrgenmode none
+	ip -n "$NS_SRC" link set vx0 "${vxmtu[@]}" addrgenmode none
 	ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
 	ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
 	ip -n "$NS_SRC" link set vx0 up
@@ -244,6 +258,80 @@ mt_topology_create() {
 	# another one to the same destination would send every frame twice.
 	bridge -n "$NS_SRC" fdb show dev vx0 | grep -q "00:00:00:00:00:00 dst $MT_OUTER_TGT" ||
 		fail "vx0 has no default fdb entry to $MT_OUTER_TGT"
+}
+
+# ---- the daemon in the target namespace ---------------------------------------
+
+# mt_daemon_spawn OUT ERR CMD...: starts CMD (mirror-targetd and its
+# arguments) in NS_TGT in the background, stdout to OUT and stderr to ERR,
+# registers it for cleanup and sets DPID.  bpffs is mounted in the
+# command's own mount namespace: `ip netns exec` remounts /sys, hiding the
+# host's /sys/fs/bpf.
+DPID=
+mt_daemon_spawn() {
+	local out=$1 err=$2
+	shift 2
+	ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
+		sh "$@" >"$out" 2>"$err" &
+	DPID=$!
+	MT_PIDS+=("$DPID")
+}
+
+# mt_daemon_wait ERR [SOCK]: waits up to 10 s until the log ERR says it is
+# capturing (and the control socket SOCK, if given, exists).  Returns 0
+# then, 1 when the daemon exited first, 2 when the time ran out.
+mt_daemon_wait() {
+	local err=$1 sock=${2:-} i
+	for ((i = 0; i < 100; i++)); do
+		{ [ -z "$sock" ] || [ -S "$sock" ]; } &&
+			grep -q 'capturing VXLAN' "$err" && return 0
+		kill -0 "$DPID" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 2
+}
+
+# mt_daemon_start NAME [--socket SOCK] CMD...: mt_daemon_spawn with output
+# in $MT_TMP/NAME.out and $MT_TMP/NAME.err, then mt_daemon_wait.  A daemon
+# that exits because the kernel cannot run XDP + AF_XDP on veth is a skip,
+# any other exit a failure (its log shown).  With SOCK, the control socket
+# is what the test needs, so only a missing socket fails after 10 s.
+mt_daemon_start() {
+	local name=$1 sock='' rc=0
+	shift
+	if [ "${1:-}" = --socket ]; then
+		sock=$2
+		shift 2
+	fi
+	mt_daemon_spawn "$MT_TMP/$name.out" "$MT_TMP/$name.err" "$@"
+	mt_daemon_wait "$MT_TMP/$name.err" "$sock" || rc=$?
+	case $rc in
+	0) ;;
+	1)
+		sed 's/^/    /' "$MT_TMP/$name.err" >&2
+		if grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' \
+			"$MT_TMP/$name.err"; then
+			skip "this kernel cannot run XDP + AF_XDP on veth (see above)"
+		fi
+		fail "mirror-targetd did not start"
+		;;
+	*)
+		[ -n "$sock" ] || fail "mirror-targetd did not report capturing within 10 s"
+		[ -S "$sock" ] || fail "no control socket at $sock"
+		;;
+	esac
+}
+
+# mt_daemon_stop [SIGNAL]: signals the daemon (TERM by default) and waits
+# for it; its exit status lands in DRC.
+# shellcheck disable=SC2034 # read by the scripts that source this file
+DRC=0
+# shellcheck disable=SC2120 # the signal is optional
+mt_daemon_stop() {
+	kill -"${1:-TERM}" "$DPID"
+	# (braces: no "Killed" job notice from bash)
+	# shellcheck disable=SC2034 # read by the scripts that source this file
+	if { wait "$DPID"; } 2>/dev/null; then DRC=0; else DRC=$?; fi
 }
 
 # ---- capture on the target side ---------------------------------------------

@@ -79,23 +79,7 @@ log "help, no-daemon, bad time and --vni refusals are clear"
 
 # ---- start -------------------------------------------------------------------
 
-DPID=
-ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
-	sh "$DAEMON" -c "$CONF" -i veth-tgt --xdp-mode native \
-	>"$MT_TMP/d.out" 2>"$MT_TMP/d.err" &
-DPID=$!
-MT_PIDS+=("$DPID")
-for ((i = 0; i < 100; i++)); do
-	[ -S "$SOCK" ] && grep -q 'capturing VXLAN' "$MT_TMP/d.err" && break
-	if ! kill -0 "$DPID" 2>/dev/null; then
-		sed 's/^/    /' "$MT_TMP/d.err" >&2
-		grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' \
-			"$MT_TMP/d.err" && skip "no XDP + AF_XDP on veth here"
-		fail "mirror-targetd did not start"
-	fi
-	sleep 0.1
-done
-[ -S "$SOCK" ] || fail "no control socket at $SOCK"
+mt_daemon_start d --socket "$SOCK" "$DAEMON" -c "$CONF" -i veth-tgt --xdp-mode native
 
 # ---- status --json: schema -----------------------------------------------------
 
@@ -120,7 +104,7 @@ need(st["filter"], ["state", "rules_file", "rules", "reloads", "reload_failures"
 assert st["filter"]["state"] == "on" and st["filter"]["rules"] == 4
 assert set(st["xdp"]) == {"seen", "passed", "frag_passed", "invalid_vxlan",
     "source_not_allowed", "vni_not_allowed", "redirected", "redirect_failed",
-    "meta_failed"}, sorted(st["xdp"])
+    "meta_failed", "not_ready"}, sorted(st["xdp"])
 assert len(st["sockets"]) == st["capture"]["queues"] == len(st["workers"]) >= 1
 for s in st["sockets"]:
     need(s, ["queue", "bind", "multi_buffer", "rx_dropped", "rx_ring_full",
@@ -292,8 +276,7 @@ fi
 
 # ---- stop -----------------------------------------------------------------------------
 
-kill -TERM "$DPID"
-if wait "$DPID"; then DRC=0; else DRC=$?; fi
+mt_daemon_stop
 mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
 [ ! -e "$SOCK" ] || fail "control socket left behind after SIGTERM"
 log "PASS"

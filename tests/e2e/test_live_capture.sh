@@ -31,62 +31,12 @@ mt_require_python
 mt_require_netns_vxlan
 DAEMON=$(mt_bin mirror-targetd)
 
-# lib.sh's topology with a multi-queue veth pair (copied: lib.sh is shared).
-topology_create() {
-	mt_netns_create NS_SRC src || fail "cannot create namespace src"
-	mt_netns_create NS_TGT tgt || fail "cannot create namespace tgt"
-	ip link add veth-src netns "$NS_SRC" numtxqueues $QUEUES \
-		numrxqueues $QUEUES type veth peer name veth-tgt \
-		netns "$NS_TGT" numtxqueues $QUEUES numrxqueues $QUEUES
-	ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
-	ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
-	ip -n "$NS_SRC" link set veth-src up
-	ip -n "$NS_TGT" link set veth-tgt up
-	ip -n "$NS_SRC" link add vx0 type vxlan id "$MT_VNI" \
-		remote "$MT_OUTER_TGT" local "$MT_OUTER_SRC" dstport 4789 dev veth-src
-	ip -n "$NS_SRC" link set vx0 addrgenmode none
-	ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
-	ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
-	ip -n "$NS_SRC" link set vx0 up
-	ip -n "$NS_SRC" neigh replace "$MT_INNER4_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-	ip -n "$NS_SRC" -6 neigh replace "$MT_INNER6_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-}
-
-# daemon_start NAME ARGS...: mirror-targetd -i veth-tgt in NS_TGT (with
-# bpffs mounted in its mount namespace: `ip netns exec` remounts /sys);
+# daemon_start NAME ARGS...: mirror-targetd -i veth-tgt ARGS... in NS_TGT;
 # returns once it says it is capturing.
-DPID=
 daemon_start() {
-	local name=$1 i
+	local name=$1
 	shift
-	ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
-		sh "$DAEMON" -i veth-tgt "$@" \
-		>"$MT_TMP/$name.out" 2>"$MT_TMP/$name.err" &
-	DPID=$!
-	MT_PIDS+=("$DPID")
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'capturing VXLAN' "$MT_TMP/$name.err" && return 0
-		if ! kill -0 "$DPID" 2>/dev/null; then
-			sed 's/^/    /' "$MT_TMP/$name.err" >&2
-			if grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' \
-				"$MT_TMP/$name.err"; then
-				skip "this kernel cannot run XDP + AF_XDP on veth (see above)"
-			fi
-			fail "mirror-targetd did not start"
-		fi
-		sleep 0.1
-	done
-	fail "mirror-targetd did not report capturing within 10 s"
-}
-
-# daemon_stop NAME SIGNAL: signals the daemon and waits; sets DRC.
-DRC=0
-daemon_stop() {
-	kill -"$2" "$DPID"
-	# (braces: no "Killed" job notice from bash)
-	if { wait "$DPID"; } 2>/dev/null; then DRC=0; else DRC=$?; fi
+	mt_daemon_start "$name" "$DAEMON" -i veth-tgt "$@"
 }
 
 # counter FILE NAME: the number after NAME at the start of a summary line.
@@ -169,7 +119,7 @@ check_sealed() {
 
 xdp_attached() { ip -n "$NS_TGT" link show veth-tgt | grep -q 'prog/xdp'; }
 
-topology_create
+mt_topology_create $QUEUES
 
 # ---- 1-3. capture, ordinary traffic, SIGTERM --------------------------------
 
@@ -196,7 +146,7 @@ pcap_hex "$MT_TMP/vx0.pcap" >"$MT_TMP/sent.hex"
 INNER=$(wc -l <"$MT_TMP/sent.hex")
 mt_assert_eq "$INNER" "$SENT" "unicast frames tcpdump saw on vx0"
 
-daemon_stop run1 TERM
+mt_daemon_stop TERM
 mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
 xdp_attached && fail "XDP program still attached after SIGTERM"
 check_sealed "$OUT"
@@ -274,7 +224,7 @@ wait "$SENDER"
 sleep 0.3
 mt_send_inner 2 >/dev/null
 sleep 0.5
-daemon_stop run2 TERM
+mt_daemon_stop TERM
 mt_assert_eq "$DRC" 0 "exit status after SIGTERM (run 2)"
 S=$MT_TMP/run2.out
 grep -q 'reloaded' "$MT_TMP/run2.err" || fail "SIGHUP did not reload the rules"
@@ -299,13 +249,13 @@ OUT3=$MT_TMP/seg3
 daemon_start run3 --output-dir "$OUT3"
 mt_send_inner 2 >/dev/null
 sleep 0.5 # idle flush: the records reach the .part file
-daemon_stop run3 KILL
+mt_daemon_stop KILL
 [ -n "$(find "$OUT3" -name '.*.part')" ] || fail "kill -9 left no .part file"
 xdp_attached || log "note: the kernel took the XDP program off with the process"
 ordinary_traffic_works || fail "ordinary traffic broken after kill -9"
 log "after kill -9: ordinary traffic still works"
 daemon_start run4 --output-dir "$OUT3"
-daemon_stop run4 TERM
+mt_daemon_stop TERM
 mt_assert_eq "$DRC" 0 "exit status of the run after kill -9"
 grep -Eq 'replacing XDP program|removing XDP program' "$MT_TMP/run4.err" ||
 	! xdp_attached || fail "the stale XDP program was not replaced"

@@ -24,44 +24,17 @@ mt_require_netns_vxlan
 DAEMON=$(mt_bin mirror-targetd)
 
 # lib.sh's topology with a multi-queue, jumbo veth pair.
-mt_netns_create NS_SRC src || fail "cannot create namespace src"
-mt_netns_create NS_TGT tgt || fail "cannot create namespace tgt"
-ip link add veth-src netns "$NS_SRC" numtxqueues $QUEUES numrxqueues $QUEUES \
-	type veth peer name veth-tgt netns "$NS_TGT" \
-	numtxqueues $QUEUES numrxqueues $QUEUES
-ip -n "$NS_SRC" link set veth-src mtu 9000
-ip -n "$NS_TGT" link set veth-tgt mtu 9000
-ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
-ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
-ip -n "$NS_SRC" link set veth-src up
-ip -n "$NS_TGT" link set veth-tgt up
-ip -n "$NS_SRC" link add vx0 type vxlan id "$MT_VNI" remote "$MT_OUTER_TGT" \
-	local "$MT_OUTER_SRC" dstport 4789 dev veth-src
-# IPv4 outer: 9000 - 50 bytes of VXLAN overhead.
-ip -n "$NS_SRC" link set vx0 mtu 8950 addrgenmode none
-ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
-ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
-ip -n "$NS_SRC" link set vx0 up
-ip -n "$NS_SRC" neigh replace "$MT_INNER4_DST" lladdr "$MT_INNER_PEER_MAC" \
-	dev vx0 nud permanent
-ip -n "$NS_SRC" -6 neigh replace "$MT_INNER6_DST" lladdr "$MT_INNER_PEER_MAC" \
-	dev vx0 nud permanent
+mt_topology_create $QUEUES 9000
 
-ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
-	sh "$DAEMON" -i veth-tgt --output-dir "$MT_TMP/seg" \
-	>"$MT_TMP/d.out" 2>"$MT_TMP/d.err" &
-DPID=$!
-MT_PIDS+=("$DPID")
-for ((i = 0; i < 100; i++)); do
-	grep -q 'capturing VXLAN' "$MT_TMP/d.err" && break
-	if ! kill -0 "$DPID" 2>/dev/null; then
-		sed 's/^/    /' "$MT_TMP/d.err" >&2
-		grep -q 'needs XDP multi-buffer' "$MT_TMP/d.err" &&
-			skip "no XDP multi-buffer on veth in this kernel"
-		fail "mirror-targetd did not start"
-	fi
-	sleep 0.1
-done
+mt_daemon_spawn "$MT_TMP/d.out" "$MT_TMP/d.err" "$DAEMON" -i veth-tgt --output-dir "$MT_TMP/seg"
+RC=0
+mt_daemon_wait "$MT_TMP/d.err" || RC=$?
+if [ "$RC" = 1 ]; then
+	sed 's/^/    /' "$MT_TMP/d.err" >&2
+	grep -q 'needs XDP multi-buffer' "$MT_TMP/d.err" &&
+		skip "no XDP multi-buffer on veth in this kernel"
+	fail "mirror-targetd did not start"
+fi
 grep -q 'using the multi-buffer program' "$MT_TMP/d.err" ||
 	fail "MTU 9000 did not select the multi-buffer XDP program"
 if grep -q 'no AF_XDP multi-buffer' "$MT_TMP/d.err"; then
@@ -92,9 +65,8 @@ PY
 sleep 0.5
 kill -INT "$TCPDUMP"
 wait "$TCPDUMP" || true
-kill -TERM "$DPID"
-if wait "$DPID"; then RC=0; else RC=$?; fi
-mt_assert_eq "$RC" 0 "exit status after SIGTERM"
+mt_daemon_stop
+mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
 
 # Unicast frames only: vx0 also sends the kernel's multicast MLD reports.
 pcap_big() {

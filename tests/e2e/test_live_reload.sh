@@ -40,29 +40,6 @@ mt_require_python
 mt_require_netns_vxlan
 DAEMON=$(mt_bin mirror-targetd)
 
-# lib.sh's topology with a multi-queue veth pair.
-topology_create() {
-	mt_netns_create NS_SRC src || fail "cannot create namespace src"
-	mt_netns_create NS_TGT tgt || fail "cannot create namespace tgt"
-	ip link add veth-src netns "$NS_SRC" numtxqueues $QUEUES \
-		numrxqueues $QUEUES type veth peer name veth-tgt \
-		netns "$NS_TGT" numtxqueues $QUEUES numrxqueues $QUEUES
-	ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
-	ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
-	ip -n "$NS_SRC" link set veth-src up
-	ip -n "$NS_TGT" link set veth-tgt up
-	ip -n "$NS_SRC" link add vx0 type vxlan id "$MT_VNI" \
-		remote "$MT_OUTER_TGT" local "$MT_OUTER_SRC" dstport 4789 dev veth-src
-	ip -n "$NS_SRC" link set vx0 addrgenmode none
-	ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
-	ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
-	ip -n "$NS_SRC" link set vx0 up
-	ip -n "$NS_SRC" neigh replace "$MT_INNER4_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-	ip -n "$NS_SRC" -6 neigh replace "$MT_INNER6_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-}
-
 # counter NAME: the first number after NAME at the start of a summary line.
 counter() {
 	local v
@@ -79,7 +56,7 @@ reload_count() {
 	grep -cE 'reloaded |reload failed' "$LOG" || true
 }
 
-topology_create
+mt_topology_create $QUEUES
 
 RULES=$MT_TMP/rules.conf
 cat >"$MT_TMP/udp.rules" <<EOF
@@ -102,22 +79,8 @@ cp "$MT_TMP/udp.rules" "$RULES"
 OUT=$MT_TMP/seg
 LOG=$MT_TMP/daemon.err
 SUMMARY=$MT_TMP/daemon.out
-ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
-	sh "$DAEMON" -i veth-tgt --rules "$RULES" --output-dir "$OUT" \
-	--allow-source "$MT_OUTER_SRC/32" --vni "$MT_VNI" >"$SUMMARY" 2>"$LOG" &
-DPID=$!
-MT_PIDS+=("$DPID")
-for ((i = 0; i < 100; i++)); do
-	grep -q 'capturing VXLAN' "$LOG" && break
-	if ! kill -0 "$DPID" 2>/dev/null; then
-		sed 's/^/    /' "$LOG" >&2
-		grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' "$LOG" &&
-			skip "this kernel cannot run XDP + AF_XDP on veth (see above)"
-		fail "mirror-targetd did not start"
-	fi
-	sleep 0.1
-done
-grep -q 'capturing VXLAN' "$LOG" || fail "mirror-targetd did not report capturing within 10 s"
+mt_daemon_start daemon "$DAEMON" -i veth-tgt --rules "$RULES" --output-dir "$OUT" \
+	--allow-source "$MT_OUTER_SRC/32" --vni "$MT_VNI"
 
 # The stream: "mt-seq NNNNNNNNNN" datagrams to 192.0.2.2:9999 from 8
 # sockets (8 flows, so the vxlan source port and with it the rx queue
@@ -179,8 +142,7 @@ with socket.socket(socket.AF_INET6, socket.SOCK_DGRAM) as s:
 PY
 sleep 1 # let the workers write what is still in the rings
 
-kill -TERM "$DPID"
-if { wait "$DPID"; } 2>/dev/null; then DRC=0; else DRC=$?; fi
+mt_daemon_stop
 mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
 GOOD=$((RELOADS - BAD))
 

@@ -9,8 +9,8 @@
 #   the traffic sent and `mirrorctl status --json`; 404 and 405 answers;
 #   /healthz 200, then 503 with a reason while the segment directory is
 #   read-only, then 200 again; `mirrorctl --config FILE reload` (the socket
-#   found through the config) applying a new rotate_interval, naming a
-#   snaplen change as needing a restart, and refusing an invalid config with
+#   found through the config) applying a new rotate_interval and snaplen,
+#   naming a prefix change as needing a restart, and refusing an invalid config with
 #   FILE:LINE:COL while everything stays as it was.
 #
 # Needs root, netns/veth/vxlan, XDP + AF_XDP on veth, a build with
@@ -84,22 +84,7 @@ PY
 
 # ---- start -------------------------------------------------------------------
 
-ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
-	sh "$DAEMON" -c "$CONF" -i veth-tgt --xdp-mode native \
-	>"$MT_TMP/d.out" 2>"$MT_TMP/d.err" &
-DPID=$!
-MT_PIDS+=("$DPID")
-for ((i = 0; i < 100; i++)); do
-	[ -S "$SOCK" ] && grep -q 'capturing VXLAN' "$MT_TMP/d.err" && break
-	if ! kill -0 "$DPID" 2>/dev/null; then
-		sed 's/^/    /' "$MT_TMP/d.err" >&2
-		grep -Eq 'cannot attach the XDP program|cannot bind an AF_XDP socket' \
-			"$MT_TMP/d.err" && skip "no XDP + AF_XDP on veth here"
-		fail "mirror-targetd did not start"
-	fi
-	sleep 0.1
-done
-[ -S "$SOCK" ] || fail "no control socket at $SOCK"
+mt_daemon_start d --socket "$SOCK" "$DAEMON" -c "$CONF" -i veth-tgt --xdp-mode native
 grep -q 'built without libmicrohttpd' "$MT_TMP/d.err" &&
 	skip "this mirror-targetd has no HTTP endpoint (libmicrohttpd-dev at build time)"
 mt_assert_grep "$MT_TMP/d.err" "serving /metrics and /healthz on http://127.0.0.1:$PORT" \
@@ -270,21 +255,24 @@ http /metrics >"$MT_TMP/m2"
 mt_assert_grep "$MT_TMP/m2" '^mirror_target_ready 1$' "ready gauge"
 log "/healthz: 503 '$(sed -n 2p "$MT_TMP/h1")', then 200 again"
 
-# ---- reload: config found through --config, rotate_interval applied -------------
+# ---- reload: config found through --config; rotate_interval and snaplen
+# applied, the segment prefix named as needing a restart ----------------------
 
-write_conf 2m 1500
+write_conf 2m 1500 "prefix = other"
 mt_expect_rc 0 reload-good "$CTL" --config "$CONF" reload
 mt_assert_grep "$MT_TMP/reload-good.out" "^reloaded $RULES: 4 rules in force" "mirrorctl reload"
-mt_assert_grep "$MT_TMP/reload-good.out" "^applied from $CONF: output\.rotate_interval$" \
-	"reload names what it applied"
-mt_assert_grep "$MT_TMP/reload-good.err" "^needs a restart .*: output\.snaplen$" \
+mt_assert_grep "$MT_TMP/reload-good.out" "^applied from $CONF: .*output\.rotate_interval" \
+	"reload names what it applied (rotate_interval)"
+mt_assert_grep "$MT_TMP/reload-good.out" "^applied from $CONF: .*output\.snaplen" \
+	"reload names what it applied (snaplen)"
+mt_assert_grep "$MT_TMP/reload-good.err" "^needs a restart .*: output\.prefix$" \
 	"reload names what needs a restart"
-mt_assert_grep "$MT_TMP/d.err" "output\.snaplen changed in $CONF but only a restart" \
+mt_assert_grep "$MT_TMP/d.err" "output\.prefix changed in $CONF but only a restart" \
 	"daemon warning"
 mt_expect_rc 0 st3 ctl status --json
-"$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["config"]; assert c["rotate_interval"] == 120 and c["snaplen"] == 65535 and c["file"] == sys.argv[2], c' \
-	"$MT_TMP/st3.out" "$CONF" || fail "status --json after reload: rotate_interval 120, snaplen kept"
-log "reload: rotate_interval 1h -> 2m applied, snaplen change named and kept"
+"$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["config"]; assert c["rotate_interval"] == 120 and c["snaplen"] == 1500 and c["file"] == sys.argv[2], c' \
+	"$MT_TMP/st3.out" "$CONF" || fail "status --json after reload: rotate_interval 120, snaplen 1500"
+log "reload: rotate_interval 1h -> 2m and snaplen 65535 -> 1500 applied, prefix change named and kept"
 
 # An invalid value on line 4: refused with FILE:LINE:COL, nothing changes.
 write_conf 5m 65535
@@ -321,7 +309,6 @@ log "reload: invalid config or rules refused with FILE:LINE:COL, all kept"
 
 # ---- stop -----------------------------------------------------------------------
 
-kill -TERM "$DPID"
-if wait "$DPID"; then DRC=0; else DRC=$?; fi
+mt_daemon_stop
 mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
 log "PASS"

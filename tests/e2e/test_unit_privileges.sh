@@ -130,32 +130,9 @@ SOCK=$RUNDIR/control.sock
 
 # ---- the lab -------------------------------------------------------------------
 
-# lib.sh's topology with a multi-queue veth pair (as test_live_capture.sh).
-topology_create() {
-	mt_netns_create NS_SRC src || fail "cannot create namespace src"
-	mt_netns_create NS_TGT tgt || fail "cannot create namespace tgt"
-	ip link add veth-src netns "$NS_SRC" numtxqueues $QUEUES \
-		numrxqueues $QUEUES type veth peer name veth-tgt \
-		netns "$NS_TGT" numtxqueues $QUEUES numrxqueues $QUEUES
-	ip -n "$NS_SRC" addr add "$MT_OUTER_SRC/24" dev veth-src
-	ip -n "$NS_TGT" addr add "$MT_OUTER_TGT/24" dev veth-tgt
-	ip -n "$NS_SRC" link set veth-src up
-	ip -n "$NS_TGT" link set veth-tgt up
-	ip -n "$NS_SRC" link add vx0 type vxlan id "$MT_VNI" \
-		remote "$MT_OUTER_TGT" local "$MT_OUTER_SRC" dstport 4789 dev veth-src
-	ip -n "$NS_SRC" link set vx0 addrgenmode none
-	ip -n "$NS_SRC" addr add "$MT_INNER4_SRC/24" dev vx0
-	ip -n "$NS_SRC" addr add "$MT_INNER6_SRC/64" dev vx0 nodad
-	ip -n "$NS_SRC" link set vx0 up
-	ip -n "$NS_SRC" neigh replace "$MT_INNER4_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-	ip -n "$NS_SRC" -6 neigh replace "$MT_INNER6_DST" lladdr "$MT_INNER_PEER_MAC" \
-		dev vx0 nud permanent
-}
-
 xdp_attached() { ip -n "$NS_TGT" link show veth-tgt | grep -q 'prog/xdp'; }
 
-topology_create
+mt_topology_create $QUEUES
 
 # The config the unit's ExecStart reads (--config FILE), readable by the
 # daemon's user like /etc/mirror-target/mirror-target.conf.
@@ -228,12 +205,6 @@ daemon_start() {
 	fail "$name: mirror-targetd neither got ready nor exited within 15 s"
 }
 
-DRC=0
-daemon_stop() {
-	kill -TERM "$DPID"
-	if { wait "$DPID"; } 2>/dev/null; then DRC=0; else DRC=$?; fi
-}
-
 # The capability names set in a /proc/PID/status mask, sorted.
 cap_names() {
 	local mask=$((16#$1)) bit=0 name
@@ -299,7 +270,7 @@ sleep 1
 PINGS=$(grep -c '^WATCHDOG=1$' "$NOTIFY_LOG" || true)
 [ "$PINGS" -ge 3 ] || fail "only $PINGS WATCHDOG=1 with WATCHDOG_USEC=1s in about 3 s"
 
-daemon_stop
+mt_daemon_stop
 mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
 mt_assert_grep "$NOTIFY_LOG" '^STOPPING=1' "sd_notify at stop"
 xdp_attached && fail "XDP program still attached after SIGTERM (detaching needs CAP_SYS_ADMIN)"
@@ -326,7 +297,7 @@ for drop in "${CAPS[@]}"; do
 	done
 	why=
 	if daemon_start "without-$drop" "${less[@]}"; then
-		daemon_stop
+		mt_daemon_stop
 		if xdp_attached; then
 			why="cannot detach XDP"
 			ip -n "$NS_TGT" link set dev veth-tgt xdp off 2>/dev/null || true

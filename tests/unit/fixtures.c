@@ -338,3 +338,6 @@ void mt_fx_rmtree(const char *dir)
 		return;
 	nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
+
+/* The test's own temp directory: see mt_fx_tmp_setup in fixtures.h. */
+char mt_fx_tmp[64];

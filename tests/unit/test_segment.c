@@ -26,38 +26,8 @@
 #define NS 1000000000ull
 #define BASE_NS (BASE_S * NS)
 
-static char tmp[64];
-
-static void setup(void)
-{
-	cr_assert_not_null(mt_fx_tmpdir(tmp, sizeof(tmp)));
-}
-
-static void teardown(void)
-{
-	mt_fx_rmtree(tmp);
-}
-
-TestSuite(segment, .init = setup, .fini = teardown, .timeout = 60);
-
-static void test_config(struct mt_segment_config *cfg)
-{
-	mt_segment_config_default(cfg);
-	snprintf(cfg->dir, sizeof(cfg->dir), "%s", tmp);
-	cfg->rotate_bytes = 0;
-	cfg->rotate_interval = 0;
-	cfg->rotate_idle = 0;
-	cfg->min_free_bytes = 0;
-}
-
-static struct mt_segmenter *seg_create(const struct mt_segment_config *cfg)
-{
-	struct mt_err err = { { 0 } };
-	struct mt_segmenter *sg = mt_segmenter__create(cfg, &err);
-
-	cr_assert_not_null(sg, "create: %s", err.msg);
-	return sg;
-}
+TestSuite(segment, .init = mt_fx_tmp_setup, .fini = mt_fx_tmp_teardown,
+	  .timeout = 60);
 
 static int name_cmp(const void *a, const void *b)
 {
@@ -72,7 +42,7 @@ struct listing {
 static void list_dir(struct listing *l)
 {
 	struct dirent *de;
-	DIR *d = opendir(tmp);
+	DIR *d = opendir(mt_fx_tmp);
 
 	cr_assert_not_null(d);
 	memset(l, 0, sizeof(*l));
@@ -102,7 +72,7 @@ static uint64_t records_in(const char *name)
 	char path[512];
 	int fd;
 
-	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, name);
 	fd = open(path, O_RDONLY);
 	cr_assert_geq(fd, 0, "%s", path);
 	cr_assert_eq(mt_pcap_scan_fd(fd, &s), 0);
@@ -140,8 +110,8 @@ Test(segment, nothing_visible_before_seal)
 	struct mt_writer *w;
 	struct listing l;
 
-	test_config(&cfg);
-	sg = seg_create(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	put(w, BASE_NS, 1000, 10);
 	mt_segmenter_tick(sg, BASE_NS + 5 * NS);
@@ -174,8 +144,8 @@ Test(segment, request_rotate_on_empty_segment_does_nothing)
 	struct mt_segmenter *sg;
 	struct listing l;
 
-	test_config(&cfg);
-	sg = seg_create(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
 	mt_segmenter_request_rotate(sg);
 	mt_segmenter_tick(sg, BASE_NS);
 	mt_segmenter_stats(sg, &st);
@@ -194,9 +164,9 @@ Test(segment, rotate_by_size)
 	struct listing l;
 	int i;
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.rotate_bytes = 10000; /* 85 records of 116 bytes = 9884 + 24 */
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 4096);
 	for (i = 0; i < 3; i++) {
 		put(w, BASE_NS + (uint64_t)i * NS, 1, 85);
@@ -225,9 +195,9 @@ Test(segment, rotate_on_interval_multiple)
 	struct listing l;
 	uint64_t t0 = 1700000040ull * NS; /* 22:14:00, a multiple of 60 */
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.rotate_interval = 60;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	put(w, t0 + 50 * NS, NS, 5); /* 22:14:50 .. 22:14:54 */
 	mt_segmenter_tick(sg, t0 + 59 * NS + NS - 1);
@@ -264,9 +234,9 @@ Test(segment, rotate_when_idle)
 	struct mt_writer *w;
 	struct listing l;
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.rotate_idle = 10;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	put(w, BASE_NS, NS, 3); /* last packet at +2 s */
 	mt_segmenter_tick(sg, BASE_NS + 11 * NS);
@@ -297,12 +267,12 @@ Test(segment, names_sort_and_seq_continues)
 
 	/* A segment from an earlier run, later than our packets. */
 	snprintf(path, sizeof(path), "%s/mirror-20231115T000000Z-000041.pcap",
-		 tmp);
+		 mt_fx_tmp);
 	fd = open(path, O_CREAT | O_WRONLY, 0644);
 	cr_assert_geq(fd, 0);
 	close(fd);
-	test_config(&cfg);
-	sg = seg_create(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	/* packet times: +100 s, then earlier (+50 s), then +200 s */
 	put(w, BASE_NS + 100 * NS, 1, 1);
@@ -348,9 +318,9 @@ Test(segment, retention_by_count_deletes_oldest)
 	struct listing l;
 	int i;
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.keep_segments = 3;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	for (i = 0; i < 6; i++)
 		one_segment(sg, w, BASE_NS + (uint64_t)i * 10 * NS, 1 + i);
@@ -376,10 +346,10 @@ Test(segment, retention_by_bytes)
 	struct listing l;
 	int i;
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	/* each segment: 24 + 50 * 116 = 5824 bytes (tmp may count blocks) */
 	cfg.keep_bytes = 20000;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	for (i = 0; i < 6; i++)
 		one_segment(sg, w, BASE_NS + (uint64_t)i * 10 * NS, 50);
@@ -407,7 +377,7 @@ static int fake_fstatvfs(int fd, struct statvfs *st)
 	uint64_t used = 0;
 	struct dirent *de;
 	struct stat sb;
-	DIR *d = opendir(tmp);
+	DIR *d = opendir(mt_fx_tmp);
 
 	(void)fd;
 	while ((de = readdir(d)))
@@ -430,9 +400,9 @@ Test(segment, retention_keeps_free_space_floor)
 	int i;
 
 	mt_segment_fstatvfs = fake_fstatvfs;
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.min_free_bytes = 80 << 10; /* room for ~3 segments of 5.8 KB */
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	for (i = 0; i < 8; i++)
 		one_segment(sg, w, BASE_NS + (uint64_t)i * 10 * NS, 50);
@@ -466,10 +436,10 @@ Test(segment, stop_mode_drops_then_resumes)
 	char path[512];
 	int i;
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.keep_segments = 2;
 	cfg.stop_when_full = true;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	one_segment(sg, w, BASE_NS, 5);
 	one_segment(sg, w, BASE_NS + 10 * NS, 5);
@@ -487,7 +457,7 @@ Test(segment, stop_mode_drops_then_resumes)
 	cr_assert_eq(l.hidden, 0, "no open segment while stopped");
 
 	/* The user makes room: writing resumes by itself. */
-	snprintf(path, sizeof(path), "%s/%s", tmp, l.names[0]);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, l.names[0]);
 	cr_assert_eq(unlink(path), 0);
 	list_free(&l);
 	mt_segmenter_tick(sg, BASE_NS + 30 * NS);
@@ -510,7 +480,7 @@ static void write_part(const char *name, int n, uint64_t base, off_t cut)
 	char path[512];
 	int fd, i;
 
-	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, name);
 	fd = open(path, O_CREAT | O_TRUNC | O_WRONLY, 0644);
 	cr_assert_geq(fd, 0);
 	mt_pcap_file_header(h, 65535, true);
@@ -544,26 +514,28 @@ Test(segment, recovery_cuts_part_at_last_whole_record)
 		   1 << 20);
 	/* someone else's file is not ours to touch */
 	write_part(".other-open-000001.pcap.part", 2, BASE_NS, 0);
-	test_config(&cfg);
-	sg = seg_create(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
 	mt_segmenter_stats(sg, &st);
 	cr_assert_eq(st.segments_recovered, 2);
 	list_dir(&l);
 	cr_assert_eq(l.n, 2);
 	cr_assert_str_eq(l.names[0], "mirror-20231114T221325Z-000001.pcap");
 	cr_assert_eq(records_in(l.names[0]), 7);
-	snprintf(path, sizeof(path), "%s/%s", tmp, l.names[0]);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, l.names[0]);
 	cr_assert_eq(stat(path, &sb), 0);
 	cr_assert_eq(sb.st_size, 24 + 7 * 66);
 	cr_assert_str_eq(l.names[1], "mirror-20231114T221420Z-000002.pcap");
 	cr_assert_eq(records_in(l.names[1]), 3);
-	snprintf(path, sizeof(path), "%s/%s", tmp, l.names[1]);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, l.names[1]);
 	cr_assert_eq(stat(path, &sb), 0);
 	cr_assert_eq(sb.st_size, 24 + 3 * 66);
 	list_free(&l);
-	snprintf(path, sizeof(path), "%s/.other-open-000001.pcap.part", tmp);
+	snprintf(path, sizeof(path), "%s/.other-open-000001.pcap.part",
+		 mt_fx_tmp);
 	cr_assert_eq(access(path, F_OK), 0);
-	snprintf(path, sizeof(path), "%s/.mirror-open-000008.pcap.part", tmp);
+	snprintf(path, sizeof(path), "%s/.mirror-open-000008.pcap.part",
+		 mt_fx_tmp);
 	cr_assert_neq(access(path, F_OK), 0, "an empty .part is removed");
 	mt_segmenter__destroy(sg);
 }
@@ -574,13 +546,13 @@ Test(segment, second_instance_on_same_dir_is_refused)
 	struct mt_segmenter *sg, *sg2;
 	struct mt_err err = { { 0 } };
 
-	test_config(&cfg);
-	sg = seg_create(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
 	sg2 = mt_segmenter__create(&cfg, &err);
 	cr_assert_null(sg2);
 	cr_assert(strstr(err.msg, "in use by another mirror-target"), "%s",
 		  err.msg);
-	cr_assert(strstr(err.msg, tmp));
+	cr_assert(strstr(err.msg, mt_fx_tmp));
 	mt_segmenter__destroy(sg);
 }
 
@@ -590,12 +562,12 @@ Test(segment, bad_settings_are_named)
 	struct mt_err err = { { 0 } };
 	struct mt_segmenter *sg;
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.snaplen = 300000;
 	cr_assert_null(mt_segmenter__create(&cfg, &err));
 	cr_assert(strstr(err.msg, "snaplen 300000"), "%s", err.msg);
-	test_config(&cfg);
-	sg = seg_create(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
 	snprintf(cfg.prefix, sizeof(cfg.prefix), "other");
 	cr_assert_eq(mt_segmenter_reconfigure(sg, &cfg, &err), -EINVAL);
 	cr_assert(strstr(err.msg, "restart"), "%s", err.msg);
@@ -623,9 +595,9 @@ static void tshark_check(bool nanosecond)
 
 	if (system("command -v tshark >/dev/null 2>&1"))
 		cr_skip_test("tshark is not installed");
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.nanosecond = nanosecond;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	len = mt_fx_inner(pkt, sizeof(pkt), &p);
 	cr_assert_gt(len, 0);
@@ -642,7 +614,7 @@ static void tshark_check(bool nanosecond)
 	snprintf(
 		cmd, sizeof(cmd),
 		"tshark -r %s/%s -T fields -e frame.time_epoch -e ip.dst 2>/dev/null | sed -n '1p;$='",
-		tmp, l.names[0]);
+		mt_fx_tmp, l.names[0]);
 	f = popen(cmd, "r");
 	cr_assert_not_null(f);
 	cr_assert_not_null(fgets(out, sizeof(out), f));

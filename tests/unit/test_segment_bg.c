@@ -20,38 +20,17 @@
 #define NS 1000000000ull
 #define BASE_NS (1700000000ull * NS)
 
-static char tmp[64];
-
-static void setup(void)
-{
-	cr_assert_not_null(mt_fx_tmpdir(tmp, sizeof(tmp)));
-}
-
-static void teardown(void)
-{
-	mt_fx_rmtree(tmp);
-}
-
-TestSuite(segment_bg, .init = setup, .fini = teardown, .timeout = 60);
-
+/* Segments in mt_fx_tmp/seg: hook scripts and their logs live beside. */
 static void test_config(struct mt_segment_config *cfg)
 {
-	mt_segment_config_default(cfg);
-	snprintf(cfg->dir, sizeof(cfg->dir), "%s/seg", tmp);
-	cfg->rotate_bytes = 0;
-	cfg->rotate_interval = 0;
-	cfg->rotate_idle = 0;
-	cfg->min_free_bytes = 0;
+	char dir[sizeof(mt_fx_tmp) + 4];
+
+	snprintf(dir, sizeof(dir), "%s/seg", mt_fx_tmp);
+	mt_fx_seg_config(cfg, dir);
 }
 
-static struct mt_segmenter *seg_create(const struct mt_segment_config *cfg)
-{
-	struct mt_err err = { { 0 } };
-	struct mt_segmenter *sg = mt_segmenter__create(cfg, &err);
-
-	cr_assert_not_null(sg, "create: %s", err.msg);
-	return sg;
-}
+TestSuite(segment_bg, .init = mt_fx_tmp_setup, .fini = mt_fx_tmp_teardown,
+	  .timeout = 60);
 
 /* n records of 60 bytes (byte i of record r = r + i), sealed. */
 static void one_segment(struct mt_segmenter *sg, struct mt_writer *w,
@@ -137,7 +116,7 @@ Test(segment_bg, gzip_is_readable_by_zlib_and_tshark)
 
 	test_config(&cfg);
 	cfg.compress = true;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	one_segment(sg, w, BASE_NS, 300);
 	mt_segmenter_drain(sg);
@@ -186,7 +165,7 @@ Test(segment_bg, leftover_gz_part_is_removed_and_redone)
 	int fd;
 
 	test_config(&cfg);
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	one_segment(sg, w, BASE_NS, 10);
 	mt_writer__destroy(w);
@@ -200,7 +179,7 @@ Test(segment_bg, leftover_gz_part_is_removed_and_redone)
 	close(fd);
 
 	cfg.compress = true;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	mt_segmenter_drain(sg);
 	cr_assert_neq(access(path, F_OK), 0, ".gz.part removed");
 	cr_assert_null(find_file(cfg.dir, ".pcap"));
@@ -219,10 +198,10 @@ Test(segment_bg, hook_gets_the_path_and_failures_count)
 
 	test_config(&cfg);
 	cfg.compress = true;
-	snprintf(log, sizeof(log), "%s/hook.log", tmp);
+	snprintf(log, sizeof(log), "%s/hook.log", mt_fx_tmp);
 	snprintf(cfg.hook, sizeof(cfg.hook),
 		 "test -s \"$1\" && echo \"$1\" >> %s; exit 3", log);
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	one_segment(sg, w, BASE_NS, 10);
 	mt_segmenter_drain(sg);
@@ -258,14 +237,14 @@ Test(segment_bg, hook_parallelism_is_bounded)
 	int i, max = 0, lines = 0;
 
 	test_config(&cfg);
-	snprintf(hd, sizeof(hd), "%s/h", tmp);
+	snprintf(hd, sizeof(hd), "%s/h", mt_fx_tmp);
 	cr_assert_eq(mkdir(hd, 0755), 0);
 	cfg.hook_parallel = 2;
 	snprintf(
 		cfg.hook, sizeof(cfg.hook),
 		"touch %s/run.$$; ls %s | grep -c '^run' >> %s/conc; sleep 0.3; rm %s/run.$$",
-		hd, hd, tmp, hd);
-	sg = seg_create(&cfg);
+		hd, hd, mt_fx_tmp, hd);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	for (i = 0; i < 6; i++)
 		one_segment(sg, w, BASE_NS + (uint64_t)i * NS, 5);
@@ -273,7 +252,7 @@ Test(segment_bg, hook_parallelism_is_bounded)
 	mt_segmenter_stats(sg, &st);
 	cr_assert_eq(st.hooks_run, 6);
 	cr_assert_eq(st.hook_failures, 0);
-	snprintf(hd, sizeof(hd), "%s/conc", tmp);
+	snprintf(hd, sizeof(hd), "%s/conc", mt_fx_tmp);
 	text = read_text(hd);
 	cr_assert_not_null(text);
 	for (p = strtok(text, "\n"); p; p = strtok(NULL, "\n")) {
@@ -299,7 +278,7 @@ Test(segment_bg, hook_timeout_kills_it)
 	test_config(&cfg);
 	cfg.hook_timeout = 1;
 	snprintf(cfg.hook, sizeof(cfg.hook), "sleep 31; sleep 31");
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	clock_gettime(CLOCK_MONOTONIC, &a);
 	one_segment(sg, w, BASE_NS, 5);
@@ -326,7 +305,7 @@ Test(segment_bg, full_hook_queue_skips_and_counts)
 	cfg.hook_parallel = 1;
 	cfg.hook_queue = 1;
 	snprintf(cfg.hook, sizeof(cfg.hook), "sleep 0.5");
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	for (i = 0; i < 4; i++)
 		one_segment(sg, w, BASE_NS + (uint64_t)i * NS, 5);
@@ -348,7 +327,7 @@ Test(segment_bg, retention_waits_for_a_running_hook)
 	cfg.keep_segments = 1;
 	cfg.hook_parallel = 1;
 	snprintf(cfg.hook, sizeof(cfg.hook), "sleep 0.5");
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	one_segment(sg, w, BASE_NS, 5);
 	one_segment(sg, w, BASE_NS + NS, 5);
@@ -370,10 +349,10 @@ Test(segment_bg, shutdown_seals_open_segment_and_runs_its_hook)
 	uint8_t pkt[60] = { 0 };
 
 	test_config(&cfg);
-	snprintf(log, sizeof(log), "%s/hook.log", tmp);
+	snprintf(log, sizeof(log), "%s/hook.log", mt_fx_tmp);
 	snprintf(cfg.hook, sizeof(cfg.hook), "sleep 0.2; echo \"$1\" > %s",
 		 log);
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	cr_assert_eq(mt_writer_append(w, BASE_NS, pkt, 60, 60), 0);
 	mt_writer__destroy(w);
@@ -400,12 +379,12 @@ Test(segment_bg, hook_gets_no_notify_socket_nor_capabilities)
 	char log[256], *text;
 
 	test_config(&cfg);
-	snprintf(log, sizeof(log), "%s/env.log", tmp);
+	snprintf(log, sizeof(log), "%s/env.log", mt_fx_tmp);
 	snprintf(cfg.hook, sizeof(cfg.hook),
 		 "{ env; grep '^CapAmb' /proc/self/status; } > %s", log);
 	cr_assert_eq(setenv("NOTIFY_SOCKET", "/run/systemd/notify", 1), 0);
 	cr_assert_eq(setenv("MT_TEST_MARKER", "kept", 1), 0);
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	one_segment(sg, w, BASE_NS, 3);
 	mt_segmenter_drain(sg);

@@ -21,51 +21,21 @@
 
 #define BASE_NS (1700000000ull * 1000000000ull)
 
-static char tmp[64];
-
-static void setup(void)
-{
-	cr_assert_not_null(mt_fx_tmpdir(tmp, sizeof(tmp)));
-}
-
-static void teardown(void)
-{
-	mt_fx_rmtree(tmp);
-}
-
-TestSuite(writer, .init = setup, .fini = teardown, .timeout = 120);
-
-static void test_config(struct mt_segment_config *cfg)
-{
-	mt_segment_config_default(cfg);
-	snprintf(cfg->dir, sizeof(cfg->dir), "%s", tmp);
-	cfg->rotate_bytes = 0;
-	cfg->rotate_interval = 0;
-	cfg->rotate_idle = 0;
-	cfg->min_free_bytes = 0;
-}
-
-static struct mt_segmenter *seg_create(const struct mt_segment_config *cfg)
-{
-	struct mt_err err = { { 0 } };
-	struct mt_segmenter *sg = mt_segmenter__create(cfg, &err);
-
-	cr_assert_not_null(sg, "create: %s", err.msg);
-	return sg;
-}
+TestSuite(writer, .init = mt_fx_tmp_setup, .fini = mt_fx_tmp_teardown,
+	  .timeout = 120);
 
 static int name_cmp(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted visible file names in tmp; *hidden counts dot files. */
+/* Sorted visible file names in mt_fx_tmp; *hidden counts dot files. */
 static size_t list_dir(char ***out, size_t *hidden)
 {
 	char **v = NULL;
 	size_t n = 0;
 	struct dirent *de;
-	DIR *d = opendir(tmp);
+	DIR *d = opendir(mt_fx_tmp);
 
 	cr_assert_not_null(d);
 	*hidden = 0;
@@ -92,7 +62,7 @@ static uint8_t *slurp(const char *name, size_t *len)
 	FILE *f;
 	long sz;
 
-	snprintf(path, sizeof(path), "%s/%s", tmp, name);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, name);
 	f = fopen(path, "rb");
 	cr_assert_not_null(f, "%s", path);
 	fseek(f, 0, SEEK_END);
@@ -149,8 +119,8 @@ Test(writer, concurrent_writers_share_rotating_segments)
 	uint8_t *buf;
 	int i;
 
-	test_config(&cfg);
-	sg = seg_create(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
 	for (i = 0; i < NTHREADS; i++) {
 		t[i].id = (uint32_t)i;
 		t[i].w = mt_writer__create(sg, 16384);
@@ -225,9 +195,9 @@ Test(writer, snaplen_cuts_payload_keeps_orig_len)
 	size_t n, hidden, len;
 	char **files;
 
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.snaplen = 100;
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create(sg, 0);
 	for (n = 0; n < sizeof(pkt); n++)
 		pkt[n] = (uint8_t)n;
@@ -278,9 +248,9 @@ Test(writer, failed_write_never_leaves_a_torn_record)
 	int i, fd;
 
 	signal(SIGXFSZ, SIG_IGN);
-	test_config(&cfg);
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	cfg.snaplen = 64; /* else the buffer grows to one 65535-byte record */
-	sg = seg_create(&cfg);
+	sg = mt_fx_seg_create(&cfg);
 	/* 51 records of 80 bytes fill a 4096-byte buffer exactly 4080 */
 	w = mt_writer__create(sg, 4096);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
@@ -302,7 +272,7 @@ Test(writer, failed_write_never_leaves_a_torn_record)
 	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS), 0);
 	n = list_dir(&files, &hidden);
 	cr_assert_eq(n, 1);
-	snprintf(path, sizeof(path), "%s/%s", tmp, files[0]);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, files[0]);
 	fd = open(path, O_RDONLY);
 	cr_assert_eq(mt_pcap_scan_fd(fd, &scan), 0);
 	cr_assert_eq(scan.records, 24 * 51);
