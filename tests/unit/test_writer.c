@@ -85,6 +85,10 @@ struct thr {
 	uint32_t id;
 };
 
+/* Rotations done by the test's control loop; writers wait for some. */
+static unsigned rotations;
+static unsigned writers_done;
+
 static void *writer_thread(void *arg)
 {
 	struct thr *t = arg;
@@ -102,7 +106,24 @@ static void *writer_thread(void *arg)
 			     0);
 		if (i % 4096 == 0)
 			mt_writer_sync(t->w);
+		/*
+		 * Every 10000 records, flush and wait (bounded) for the next
+		 * rotation, so that rotations really fall between writes
+		 * however the threads get scheduled.
+		 */
+		if (i % 10000 == 9999) {
+			unsigned r0 =
+				__atomic_load_n(&rotations, __ATOMIC_ACQUIRE);
+
+			cr_assert_eq(mt_writer_flush(t->w), 0);
+			for (int k = 0; k < 2000 &&
+					__atomic_load_n(&rotations,
+							__ATOMIC_ACQUIRE) == r0;
+			     k++)
+				usleep(500);
+		}
 	}
+	__atomic_add_fetch(&writers_done, 1, __ATOMIC_RELEASE);
 	return NULL;
 }
 
@@ -128,9 +149,10 @@ Test(writer, concurrent_writers_share_rotating_segments)
 		pthread_create(&tid[i], NULL, writer_thread, &t[i]);
 	}
 	/* Rotate as fast as possible under the writers' feet. */
-	for (i = 0; i < 200; i++) {
+	while (__atomic_load_n(&writers_done, __ATOMIC_ACQUIRE) < NTHREADS) {
 		mt_segmenter_request_rotate(sg);
 		cr_assert_eq(mt_segmenter_tick(sg, BASE_NS), 0);
+		__atomic_add_fetch(&rotations, 1, __ATOMIC_RELEASE);
 		usleep(500);
 	}
 	for (i = 0; i < NTHREADS; i++) {
