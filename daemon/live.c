@@ -88,6 +88,7 @@
 
 struct pending_rules {
 	struct mt_ruleset *rs;
+	struct mt_sessions *sessions; /* a replaced, reloaded session table */
 	uint64_t gen; /* free once every worker has seen this generation */
 	struct pending_rules *next;
 };
@@ -441,6 +442,10 @@ static void free_seen_rules(struct live *lv, bool all)
 			*pp = p->next;
 			if (p->rs)
 				mt_ruleset__destroy(p->rs);
+			if (p->sessions) {
+				mt_sessions_free(p->sessions);
+				free(p->sessions);
+			}
 			free(p);
 		} else {
 			pp = &p->next;
@@ -448,15 +453,6 @@ static void free_seen_rules(struct live *lv, bool all)
 	}
 }
 
-/*
- * SIGHUP and `mirrorctl reload`: the config file's reloadable settings
- * (when the daemon was started with a config file) and the rules, all or
- * nothing.  Everything that can fail -- reading the config, loading the
- * rules, the segmenter's checks -- comes before anything changes; then the
- * segmenter takes the new settings and the rules are published with one
- * pointer swap.  0, or -errno with err saying why (an invalid file:
- * "FILE:LINE:COL: ..."); everything then stays as it was.
- */
 static bool allow_lists_changed(const struct mt_config *a,
 				const struct mt_config *b)
 {
@@ -468,6 +464,15 @@ static bool allow_lists_changed(const struct mt_config *a,
 		      a->nallow_vnis * sizeof(a->allow_vnis[0]));
 }
 
+/*
+ * SIGHUP and `mirrorctl reload`: the config file's reloadable settings
+ * (when the daemon was started with a config file) and the rules, all or
+ * nothing.  Everything that can fail -- reading the config, loading the
+ * rules, the segmenter's checks -- comes before anything changes; then the
+ * segmenter takes the new settings and the rules are published with one
+ * pointer swap.  0, or -errno with err saying why (an invalid file:
+ * "FILE:LINE:COL: ..."); everything then stays as it was.
+ */
 static int reload(struct live *lv, struct mt_err *err)
 {
 	struct mt_reload_report rep = { 0 };
@@ -475,6 +480,7 @@ static int reload(struct live *lv, struct mt_err *err)
 	struct mt_config *next = NULL;
 	struct mt_ruleset *rs = NULL, *old;
 	struct pending_rules *p;
+	struct mt_sessions *ses = NULL;
 	bool lists = false;
 	int ret;
 
@@ -494,7 +500,9 @@ static int reload(struct live *lv, struct mt_err *err)
 		}
 	}
 	p = calloc(1, sizeof(*p));
-	if (!p) {
+	ses = rep.sessions_changed ? malloc(sizeof(*ses)) : NULL;
+	if (!p || (rep.sessions_changed && !ses)) {
+		free(p);
 		ret = -ENOMEM;
 		mt_err_set(err, "out of memory");
 		goto out_rules;
@@ -515,6 +523,17 @@ static int reload(struct live *lv, struct mt_err *err)
 	/* Nothing fails from here on. */
 	old = mt_rules_ref_publish(&lv->ref, rs);
 	p->rs = old;
+	if (ses) {
+		/*
+		 * The workers take the new table at their next batch; the one
+		 * it replaces is freed with the old rules (the table the
+		 * daemon started with belongs to the startup config).
+		 */
+		*ses = next->sessions;
+		p->sessions =
+			(struct mt_sessions *)mt_rules_ref_publish_sessions(
+				&lv->ref, ses);
+	}
 	p->gen = atomic_load_explicit(&lv->ref.gen, memory_order_acquire);
 	p->next = lv->pending;
 	lv->pending = p;
@@ -551,10 +570,13 @@ out_lists:
 					      lv->cfg->allow_vnis,
 					      lv->cfg->nallow_vnis, NULL);
 	free(p);
+	free(ses);
 out_rules:
 	if (rs)
 		mt_ruleset__destroy(rs);
 out_fail:
+	if (next && rep.sessions_changed)
+		mt_sessions_free(&next->sessions);
 	free(next);
 	lv->reload_failures++;
 	mt_log(MT_LOG_ERROR, "%s", err->msg);
@@ -1231,6 +1253,16 @@ out_rules:
 	free_seen_rules(lv, true);
 	if (lv->rs)
 		mt_ruleset__destroy(lv->rs);
+	{
+		/* A reloaded session table still in force (workers are gone). */
+		struct mt_sessions *ses =
+			(struct mt_sessions *)atomic_load(&lv->ref.sessions);
+
+		if (ses) {
+			mt_sessions_free(ses);
+			free(ses);
+		}
+	}
 out_fds:
 	if (lv->sfd >= 0)
 		close(lv->sfd);

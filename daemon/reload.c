@@ -187,8 +187,14 @@ static int compare(const struct dump *old, const struct dump *new,
 
 		if (o && !strcmp(o->value, e->value))
 			continue;
-		if (!o || session || !e->reload ||
-		    !appliable(e->section, e->key)) {
+		if (session) {
+			/* Taken over as a whole table by the caller. */
+			rep->sessions_changed = true;
+			if (!in_list(rep->applied, e->section))
+				add_name(rep->applied, e->section, NULL);
+			continue;
+		}
+		if (!o || !e->reload || !appliable(e->section, e->key)) {
 			if (!o && !in_list(rep->restart, e->section))
 				add_name(rep->restart, e->section, NULL);
 			else if (o)
@@ -203,9 +209,15 @@ static int compare(const struct dump *old, const struct dump *new,
 	for (size_t i = 0; i < old->n; i++) {
 		const struct entry *o = &old->v[i];
 
-		if (!find(new, o->section, o->key) &&
-		    !in_list(rep->restart, o->section))
+		if (find(new, o->section, o->key))
+			continue;
+		if (!strncmp(o->section, "session ", 8)) {
+			rep->sessions_changed = true;
+			if (!in_list(rep->applied, o->section))
+				add_name(rep->applied, o->section, NULL);
+		} else if (!in_list(rep->restart, o->section)) {
 			add_name(rep->restart, o->section, NULL);
+		}
 	}
 	return 0;
 }
@@ -246,7 +258,7 @@ int mt_config_reload(const struct mt_config *cur, struct mt_config **next,
 	if (ret)
 		goto out_fresh;
 
-	/* Shallow: n shares cur's session table, which does not change. */
+	/* Shallow: n shares cur's session table unless [session]s changed. */
 	*n = *cur;
 	ret = dump_parse(cur, &old);
 	if (!ret)
@@ -256,8 +268,16 @@ int mt_config_reload(const struct mt_config *cur, struct mt_config **next,
 		goto out_dumps;
 	}
 	ret = compare(&old, &new, n, rep, err);
+	if (!ret && rep->sessions_changed) {
+		/* n takes the file's session table; the caller owns it. */
+		n->sessions = fresh->sessions;
+		fresh->sessions.v = NULL;
+		fresh->sessions.n = 0;
+	}
 	if (!ret && mt_config_validate(n, &why))
 		ret = mt_err_set(err, "%s: %s", origin.file, why.msg);
+	if (ret && rep->sessions_changed)
+		mt_sessions_free(&n->sessions);
 out_dumps:
 	dump_free(&new);
 	dump_free(&old);

@@ -33,17 +33,21 @@ struct mt_reload_report {
 	/* "section.key" names separated by ", "; "" when none */
 	char applied[MT_RELOAD_NAMES_MAX]; /* changed, taken over */
 	char restart[MT_RELOAD_NAMES_MAX]; /* changed, kept old: restart */
+	/* [session] sections changed: next->sessions is a new table */
+	bool sessions_changed;
 };
 
 /*
  * Re-reads the config file and the overrides.  On success *next is a copy
- * of cur (free() it; it shares cur's session table, so cur must outlive
- * it) with every changed reloadable setting of [output] and [filter] taken
- * from the file.  Changed settings that need a restart -- those the table
- * does not mark reloadable, plus the XDP allow-lists and [session]
- * sections, which the running XDP program and workers hold -- keep their
- * value and are named in rep->restart.  On error returns -errno with err
- * "FILE:LINE:COL: why" (or the check that failed) and *next NULL.
+ * of cur (free() it) with every changed reloadable setting of [output],
+ * [filter] and the [capture] allow-lists taken from the file.  It shares
+ * cur's session table, unless rep->sessions_changed: then next->sessions
+ * is the file's new table, which the caller owns (mt_sessions_free once no
+ * worker uses it).  Changed settings that need a restart -- those the
+ * table does not mark reloadable, and the rest of [capture], which shapes
+ * sockets and workers -- keep their value and are named in rep->restart.
+ * On error returns -errno with err "FILE:LINE:COL: why" (or the check that
+ * failed) and *next NULL.
  */
 int mt_config_reload(const struct mt_config *cur, struct mt_config **next,
 		     struct mt_reload_report *rep, struct mt_err *err);

@@ -20,7 +20,21 @@
 void mt_rules_ref_init(struct mt_rules_ref *ref, struct mt_ruleset *rs)
 {
 	atomic_init(&ref->rs, rs);
+	atomic_init(&ref->sessions, NULL);
 	atomic_init(&ref->gen, 1);
+}
+
+const struct mt_sessions *
+mt_rules_ref_publish_sessions(struct mt_rules_ref *ref,
+			      const struct mt_sessions *sessions)
+{
+	const struct mt_sessions *old;
+
+	/* As for the rules: pointer first, then the generation. */
+	old = atomic_exchange_explicit(&ref->sessions, sessions,
+				       memory_order_acq_rel);
+	atomic_fetch_add_explicit(&ref->gen, 1, memory_order_release);
+	return old;
 }
 
 struct mt_ruleset *mt_rules_ref_publish(struct mt_rules_ref *ref,
@@ -45,6 +59,7 @@ struct mt_ruleset *mt_rules_ref_publish(struct mt_rules_ref *ref,
  */
 static int pick_up_rules(struct mt_pipeline *p, uint64_t gen)
 {
+	const struct mt_sessions *ses;
 	struct mt_ruleset *rs;
 	struct mt_rule_hits *hits = NULL;
 	uint8_t *actions = NULL;
@@ -52,6 +67,12 @@ static int pick_up_rules(struct mt_pipeline *p, uint64_t gen)
 	int err = 0;
 
 	rs = atomic_load_explicit(&p->rules->rs, memory_order_acquire);
+	ses = atomic_load_explicit(&p->rules->sessions, memory_order_acquire);
+	if (ses && ses != p->sessions) {
+		p->sessions = ses;
+		/* The cache holds the old table's addresses: refill it. */
+		p->dir_cache.valid = false;
+	}
 	n = rs ? mt_ruleset_count(rs) : 0;
 	if (n) {
 		hits = calloc(1, n * (sizeof(*hits) + 1));

@@ -28,6 +28,8 @@
  */
 struct mt_rules_ref {
 	_Atomic(struct mt_ruleset *) rs;
+	/* Reloaded session table; NULL: the one given to mt_pipeline_init. */
+	_Atomic(const struct mt_sessions *) sessions;
 	_Atomic uint64_t gen;
 };
 
@@ -36,18 +38,18 @@ struct mt_rule_hits {
 };
 
 struct mt_pipeline_stats {
-	uint64_t frames;	   /* handed to the pipeline */
+	uint64_t frames; /* handed to the pipeline */
 	uint64_t frame_bytes;
-	uint64_t decap_ok;	   /* VXLAN decapsulated */
+	uint64_t decap_ok; /* VXLAN decapsulated */
 	uint64_t decap[MT_DECAP__MAX]; /* per outer parse result */
 	uint64_t inner[MT_INNER__MAX]; /* per inner parse result */
 	uint64_t dir_packets[MT_DIR__MAX];
 	uint64_t dir_bytes[MT_DIR__MAX]; /* inner orig_len */
-	uint64_t accepted;	   /* by a rule, or filter off */
-	uint64_t rejected;	   /* by a reject rule */
-	uint64_t unmatched;	   /* no rule matched: not captured */
-	uint64_t written;	   /* records handed to the writer OK */
-	uint64_t write_dropped;	   /* writer refused (disk, stopped) */
+	uint64_t accepted; /* by a rule, or filter off */
+	uint64_t rejected; /* by a reject rule */
+	uint64_t unmatched; /* no rule matched: not captured */
+	uint64_t written; /* records handed to the writer OK */
+	uint64_t write_dropped; /* writer refused (disk, stopped) */
 };
 
 /*
@@ -132,7 +134,7 @@ struct mt_pipeline_dir_cache {
 };
 
 struct mt_pipeline {
-	/* read-only after create */
+	/* read-only after create, but for sessions (reload, at a batch) */
 	const struct mt_sessions *sessions;
 	struct mt_rules_ref *rules;
 	struct mt_writer *writer;
@@ -183,5 +185,13 @@ void mt_rules_ref_init(struct mt_rules_ref *ref, struct mt_ruleset *rs);
 /* Stores rs; returns the previous set (caller frees it when safe). */
 struct mt_ruleset *mt_rules_ref_publish(struct mt_rules_ref *ref,
 					struct mt_ruleset *rs);
+/*
+ * Stores a new session table for direction inference, picked up with the
+ * rules at the next batch; returns the previous one published (NULL the
+ * first time), which the caller frees once every pipeline moved past.
+ */
+const struct mt_sessions *
+mt_rules_ref_publish_sessions(struct mt_rules_ref *ref,
+			      const struct mt_sessions *sessions);
 
 #endif /* MT_PIPELINE_H */

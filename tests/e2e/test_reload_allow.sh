@@ -6,7 +6,8 @@
 # changing the file to another subnet makes XDP drop the source's VXLAN as
 # source_not_allowed (nothing more is redirected), and emptying the list
 # lets it through again (nothing more is dropped); the same for
-# allow_vnis.  Counters are read with `mirrorctl status --json`.
+# allow_vnis; and a [session]'s addresses, which change the direction the
+# workers infer.  Counters are read with `mirrorctl status --json`.
 #
 # Needs root, netns/veth/vxlan, XDP + AF_XDP on veth; otherwise exits 77.
 
@@ -26,7 +27,12 @@ mt_topology_create 2
 CONF=$MT_TMP/mt.conf
 SOCK=$MT_TMP/control.sock
 
-write_conf() { # ALLOW_SOURCES ALLOW_VNIS
+write_conf() { # ALLOW_SOURCES ALLOW_VNIS [SESSION_ADDRESSES]
+	local session=''
+	# With a third argument (even empty), VNI $MT_VNI is [session web].
+	[ -z "${3+x}" ] || session="[session web]
+vni = $MT_VNI
+addresses = $3"
 	cat >"$CONF" <<CONF_EOF
 [capture]
 allow_sources = $1
@@ -38,7 +44,17 @@ rotate_idle = 0
 
 [control]
 control_socket = $SOCK
+
+$session
 CONF_EOF
+}
+
+# direction DIR: packets counted in that direction for VNI $MT_VNI.
+direction() {
+	"$CTL" --socket "$SOCK" status --json >"$MT_TMP/st.json" ||
+		fail "mirrorctl status failed"
+	"$MT_PYTHON" -c 'import json,sys; v=[e for e in json.load(open(sys.argv[1]))["vnis"] if e["vni"] == int(sys.argv[2])]; print(v[0][sys.argv[3]]["packets"] if v else 0)' \
+		"$MT_TMP/st.json" "$MT_VNI" "$1"
 }
 
 # xdp NAME: that XDP counter from mirrorctl status --json.
@@ -108,6 +124,29 @@ mt_assert_grep "$MT_TMP/r4.err" "$CONF:2:[0-9]+: " "error with FILE:LINE:COL"
 read -r red drop <<<"$(phase vni_not_allowed)"
 [ "$red" = 0 ] && [ "$drop" -ge $((6 * N)) ] ||
 	fail "a refused reload changed the VNI list: $red redirected, $drop dropped"
+
+# [session] addresses: with none, the source's inner addresses are not in
+# S = {outer source} and its packets are of unknown direction; once the
+# reload adds them, the same packets are egress.
+write_conf "" "" ""
+reload r5
+u0=$(direction unknown)
+e0=$(direction egress)
+phase vni_not_allowed >/dev/null
+u1=$(direction unknown)
+e1=$(direction egress)
+[ $((u1 - u0)) -ge $((6 * N)) ] && [ "$e1" = "$e0" ] ||
+	fail "no session addresses: unknown +$((u1 - u0)), egress +$((e1 - e0))"
+write_conf "" "" "$MT_INNER4_SRC, $MT_INNER6_SRC"
+mt_expect_rc 0 r6 "$CTL" --socket "$SOCK" reload
+mt_assert_grep "$MT_TMP/r6.out" "^applied from $CONF: .*session web" \
+	"reload applies the changed [session]"
+phase vni_not_allowed >/dev/null
+u2=$(direction unknown)
+e2=$(direction egress)
+log "session addresses reloaded: egress +$((e2 - e1)), unknown +$((u2 - u1))"
+[ $((e2 - e1)) -ge $((6 * N)) ] && [ "$u2" = "$u1" ] ||
+	fail "after adding the session's addresses: egress +$((e2 - e1)), unknown +$((u2 - u1))"
 
 mt_daemon_stop
 [ "$DRC" = 0 ] || fail "mirror-targetd exited $DRC"
