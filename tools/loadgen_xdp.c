@@ -1,0 +1,346 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * mirror-loadgen's sender: BPF_PROG_RUN with BPF_F_TEST_XDP_LIVE_FRAMES.
+ *
+ * One call carries frames of one length (the kernel builds them from one
+ * template in recycled pages), so the frames come grouped by length.  The
+ * XDP program (loadgen.bpf.c) overwrites each frame with the next frame of
+ * its group from the `frames` map and returns XDP_TX, which live-frames
+ * mode turns into a transmission out of ingress_ifindex.  Groups take turns
+ * in rounds of count * k frames each, so the mix of lengths stays that of
+ * the input at every scale.
+ *
+ * Pacing (--rate) sleeps to an absolute schedule between calls of about a
+ * millisecond of frames; unpaced calls carry a few milliseconds.  SIGINT
+ * and SIGTERM are blocked by the caller and polled between calls, so an
+ * interrupted run still knows exactly how many frames it sent.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "loadgen.h"
+#include "loadgen.skel.h"
+
+/* Frames of one length: map entries [first, first + count). */
+struct lg_group {
+	uint32_t len;
+	uint32_t first;
+	uint32_t count;
+	uint32_t copy_len;
+	uint32_t cursor;
+	const uint8_t *tmpl;
+};
+
+#define LG_MAP_BYTES_MAX (1024ull * 1024 * 1024)
+
+static const char *prog = "mirror-loadgen";
+
+__attribute__((format(printf, 2, 0))) static int
+libbpf_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	(void)level;
+	return vfprintf(stderr, fmt, ap);
+}
+
+static int libbpf_quiet(enum libbpf_print_level level, const char *fmt,
+			va_list ap)
+{
+	(void)level;
+	(void)fmt;
+	(void)ap;
+	return 0;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+struct lg_run {
+	struct mt_loadgen_bpf *skel;
+	int prog_fd;
+	int ifindex;
+	struct lg_group *groups;
+	size_t ngroups;
+	struct lg_result *res;
+};
+
+/* Sends n frames of group g; returns 0 or -errno. */
+static int send_group(struct lg_run *r, struct lg_group *g, uint32_t n,
+		      uint32_t batch)
+{
+	struct xdp_md ctx = {
+		.data_end = g->len,
+		.ingress_ifindex = (uint32_t)r->ifindex,
+	};
+	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = g->tmpl,
+		    .data_size_in = g->len, .ctx_in = &ctx,
+		    .ctx_size_in = sizeof(ctx), .repeat = n,
+		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = batch);
+	int err;
+
+	r->skel->bss->first = g->first;
+	r->skel->bss->count = g->count;
+	r->skel->bss->copy_len = g->copy_len;
+	r->skel->bss->cursor = g->cursor;
+	err = bpf_prog_test_run_opts(r->prog_fd, &opts);
+	if (err)
+		return -errno;
+	g->cursor = r->skel->bss->cursor;
+	r->res->sent += n;
+	r->res->bytes += (uint64_t)n * g->len;
+	return 0;
+}
+
+static bool stop_requested(const sigset_t *stop)
+{
+	sigset_t pending;
+	int sig;
+
+	if (sigpending(&pending) ||
+	    !(sigismember(&pending, SIGINT) || sigismember(&pending, SIGTERM)))
+		return false;
+	sigwait(stop, &sig);
+	return true;
+}
+
+/* Sleeps until the monotonic time t (seconds); false when interrupted. */
+static bool sleep_until(double t, const sigset_t *stop)
+{
+	struct timespec ts;
+	double d = t - now_s();
+
+	if (d <= 0)
+		return !stop_requested(stop);
+	ts.tv_sec = (time_t)d;
+	ts.tv_nsec = (long)((d - (double)ts.tv_sec) * 1e9);
+	if (sigtimedwait(stop, NULL, &ts) > 0)
+		return false;
+	return true;
+}
+
+/* Frames of group g in a round of round_left frames or more to go. */
+static uint64_t group_share(const struct lg_group *g, uint64_t round,
+			    uint64_t total, uint64_t round_left)
+{
+	uint64_t full = g->count * round;
+
+	if (round_left / total >= round)
+		return full;
+	return (round_left * g->count + total - 1) / total;
+}
+
+static int run(struct lg_run *r, const struct lg_send_opts *o,
+	       const sigset_t *stop)
+{
+	uint64_t total = 0, round, round_left, left, burst;
+	double t0, deadline;
+	size_t gi = 0, i;
+	uint64_t g_left;
+	uint32_t n;
+	int err = 0;
+
+	for (i = 0; i < r->ngroups; i++)
+		total += r->groups[i].count;
+	/*
+	 * A round sends every group count * k frames: the mix stays fair.
+	 * The last round of a --count run is shrunk in proportion, so the
+	 * mix is exact to a frame per group.
+	 */
+	round = (4096 + total - 1) / total;
+	round_left = o->count ? o->count : UINT64_MAX;
+	g_left = group_share(&r->groups[0], round, total, round_left);
+	if (o->rate)
+		burst = o->rate / 1000 ? o->rate / 1000 : 1;
+	else
+		burst = 16384; /* a few ms a call: stops and reports promptly */
+	if (burst > 65536)
+		burst = 65536;
+
+	t0 = now_s();
+	deadline = o->duration > 0 ? t0 + o->duration : 0;
+	for (;;) {
+		left = o->count ? o->count - r->res->sent : UINT64_MAX;
+		if (!left)
+			break;
+		if (deadline && now_s() >= deadline)
+			break;
+		if (o->rate) {
+			/* Absolute schedule: late calls catch up, no drift. */
+			if (!sleep_until(t0 + (double)r->res->sent /
+							 (double)o->rate,
+					 stop)) {
+				r->res->interrupted = true;
+				break;
+			}
+		} else if (stop_requested(stop)) {
+			r->res->interrupted = true;
+			break;
+		}
+		if (!g_left) {
+			gi = (gi + 1) % r->ngroups;
+			if (!gi)
+				round_left = left;
+			g_left = group_share(&r->groups[gi], round, total,
+					     round_left);
+		}
+		n = (uint32_t)(burst < left ? burst : left);
+		if (n > g_left)
+			n = (uint32_t)g_left;
+		err = send_group(r, &r->groups[gi], n, o->batch);
+		if (err)
+			break;
+		g_left -= n;
+	}
+	r->res->elapsed = now_s() - t0;
+	return err;
+}
+
+/* Groups v[] (sorted by length) into r->groups; returns the map's value size. */
+static int make_groups(struct lg_run *r, const struct lg_frame *v, size_t n,
+		       uint32_t copy_max, uint32_t *value_size)
+{
+	uint32_t copy, vs = 0;
+	size_t i, g;
+
+	r->groups = calloc(n, sizeof(*r->groups));
+	if (!r->groups)
+		return -ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (!i || v[i].len != v[i - 1].len) {
+			g = r->ngroups++;
+			copy = v[i].len;
+			if (copy_max && copy > copy_max)
+				copy = copy_max;
+			r->groups[g].len = v[i].len;
+			r->groups[g].first = (uint32_t)i;
+			r->groups[g].copy_len = copy;
+			r->groups[g].tmpl = v[i].data;
+			if (copy > vs)
+				vs = copy;
+		}
+		r->groups[r->ngroups - 1].count++;
+	}
+	*value_size = (vs + 7) & ~7u;
+	return 0;
+}
+
+static int fill_map(struct lg_run *r, const struct lg_frame *v, size_t n,
+		    uint32_t value_size)
+{
+	int fd = bpf_map__fd(r->skel->maps.frames), err = 0;
+	uint8_t *value = calloc(1, value_size);
+	uint32_t copy, key;
+
+	if (!value)
+		return -ENOMEM;
+	for (key = 0; key < n; key++) {
+		memset(value, 0, value_size);
+		copy = v[key].len < value_size ? v[key].len : value_size;
+		memcpy(value, v[key].data, copy);
+		if (bpf_map_update_elem(fd, &key, value, BPF_ANY)) {
+			err = -errno;
+			break;
+		}
+	}
+	free(value);
+	return err;
+}
+
+int lg_send(const struct lg_frame *v, size_t n, const struct lg_send_opts *o,
+	    const sigset_t *stop, struct lg_result *res)
+{
+	struct lg_run r = { .ifindex = o->ifindex, .res = res };
+	uint32_t value_size;
+	uint64_t map_bytes;
+	int err;
+
+	memset(res, 0, sizeof(*res));
+	libbpf_set_print(o->verbose ? libbpf_print : libbpf_quiet);
+	err = make_groups(&r, v, n, o->copy_max, &value_size);
+	if (err) {
+		fprintf(stderr, "%s: out of memory\n", prog);
+		goto out;
+	}
+	map_bytes = (uint64_t)value_size * n;
+	if (map_bytes > LG_MAP_BYTES_MAX) {
+		fprintf(stderr,
+			"%s: %zu frames of up to %u bytes need %llu MiB of "
+			"BPF map, more than %llu MiB: send fewer distinct "
+			"frames\n",
+			prog, n, value_size,
+			(unsigned long long)(map_bytes >> 20),
+			LG_MAP_BYTES_MAX >> 20);
+		err = -E2BIG;
+		goto out;
+	}
+
+	r.skel = mt_loadgen_bpf__open();
+	if (!r.skel) {
+		err = -errno;
+		fprintf(stderr, "%s: cannot open the BPF program: %s\n", prog,
+			strerror(-err));
+		goto out;
+	}
+	r.skel->rodata->data_max = value_size;
+	err = bpf_map__set_value_size(r.skel->maps.frames, value_size);
+	if (!err)
+		err = bpf_map__set_max_entries(r.skel->maps.frames,
+					       (uint32_t)n);
+	if (err) {
+		fprintf(stderr, "%s: cannot size the frame map: %s\n", prog,
+			strerror(-err));
+		goto out_skel;
+	}
+	err = mt_loadgen_bpf__load(r.skel);
+	if (err) {
+		fprintf(stderr,
+			"%s: cannot load the BPF program: %s (run as root; "
+			"-v shows the verifier's log)\n",
+			prog, strerror(-err));
+		goto out_skel;
+	}
+	r.prog_fd = bpf_program__fd(r.skel->progs.mt_loadgen_xdp);
+	err = fill_map(&r, v, n, value_size);
+	if (err) {
+		fprintf(stderr, "%s: cannot fill the frame map: %s\n", prog,
+			strerror(-err));
+		goto out_skel;
+	}
+
+	err = run(&r, o, stop);
+	if ((err == -EINVAL || err == -EOPNOTSUPP) && !res->sent) {
+		fprintf(stderr,
+			"%s: the kernel refused BPF_PROG_RUN with live frames "
+			"on %s (%s): it needs Linux 5.18 or later\n",
+			prog, o->ifname, strerror(-err));
+		err = -EOPNOTSUPP;
+	} else if (err) {
+		fprintf(stderr,
+			"%s: BPF_PROG_RUN on %s failed after %llu frames: %s\n",
+			prog, o->ifname, (unsigned long long)res->sent,
+			strerror(-err));
+	} else if (r.skel->bss->copied != res->sent) {
+		/* The program aborted some: they were never transmitted. */
+		fprintf(stderr,
+			"%s: the XDP program built %llu of %llu frames\n", prog,
+			(unsigned long long)r.skel->bss->copied,
+			(unsigned long long)res->sent);
+		err = -EPROTO;
+	}
+out_skel:
+	mt_loadgen_bpf__destroy(r.skel);
+out:
+	free(r.groups);
+	return err;
+}
