@@ -31,13 +31,13 @@ struct mt_config {
 	/* [capture] */
 	char interface[MT_IFNAME_MAX];
 	uint16_t vxlan_port;
-	char queues[128];    /* "all" or "0,2-3" */
-	char bind_mode[16];  /* auto | zerocopy | copy */
-	char xdp_mode[16];   /* native | generic */
+	char queues[128]; /* "all" or "0,2-3" */
+	char bind_mode[16]; /* auto | zerocopy | copy */
+	char xdp_mode[16]; /* native | generic */
 	bool busy_poll;
 	uint32_t batch_size;
-	uint32_t frame_size;  /* UMEM frame size */
-	uint32_t ring_size;   /* rx and fill ring entries */
+	uint32_t frame_size; /* UMEM frame size */
+	uint32_t ring_size; /* rx and fill ring entries */
 	struct mt_cidr allow_sources[MT_ALLOW_MAX];
 	unsigned nallow_sources;
 	uint32_t allow_vnis[MT_ALLOW_MAX];
@@ -49,7 +49,7 @@ struct mt_config {
 
 	/* [filter] */
 	char rules[PATH_MAX]; /* empty = capture everything */
-	char filter_id[64];   /* for AWS JSON with several filters */
+	char filter_id[64]; /* for AWS JSON with several filters */
 
 	/* [control] */
 	char control_socket[PATH_MAX];
@@ -67,8 +67,7 @@ void mt_config_free(struct mt_config *cfg);
  * Reads FILE over the current values.  On error returns -EINVAL (or
  * -errno for I/O) and err holds "FILE:LINE:COL: message".
  */
-int mt_config_load(struct mt_config *cfg, const char *path,
-		   struct mt_err *err);
+int mt_config_load(struct mt_config *cfg, const char *path, struct mt_err *err);
 int mt_config_parse(struct mt_config *cfg, const char *name, const char *text,
 		    size_t len, struct mt_err *err);
 /* One "section.key=value" override, e.g. from the command line. */

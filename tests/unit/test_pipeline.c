@@ -536,9 +536,9 @@ Test(pipeline, direction_cache_agrees_with_inference)
 	static const char *const few[] = { "192.0.2.1", "192.0.2.2",
 					   "192.0.2.3", "192.0.2.4" };
 	static const char *const many[] = {
-		"192.0.2.1",  "192.0.2.2",  "192.0.2.3",  "192.0.2.4",
-		"192.0.2.5",  "192.0.2.6",  "192.0.2.7",  "192.0.2.8",
-		"192.0.2.9",  "192.0.2.10", "192.0.2.11",
+		"192.0.2.1", "192.0.2.2",  "192.0.2.3",	 "192.0.2.4",
+		"192.0.2.5", "192.0.2.6",  "192.0.2.7",	 "192.0.2.8",
+		"192.0.2.9", "192.0.2.10", "192.0.2.11",
 	};
 	static const char *const mixed[] = { "2001:db8::1", "192.0.2.5",
 					     "2001:db8::7" };
@@ -559,8 +559,7 @@ Test(pipeline, direction_cache_agrees_with_inference)
 	add_session(&sessions, 12, many, 11);
 	add_session(&sessions, 13, mixed, 3);
 	cr_assert_eq(mt_sessions_finish(&sessions), 0);
-	cr_assert_eq(mt_pipeline_init(&p, &sessions, NULL, NULL,
-				      MT_VXLAN_PORT),
+	cr_assert_eq(mt_pipeline_init(&p, &sessions, NULL, NULL, MT_VXLAN_PORT),
 		     0);
 
 	for (int i = 0; i < 20000; i++) {
