@@ -31,18 +31,18 @@
 
 enum mt_decap_status {
 	MT_DECAP_OK = 0,
-	MT_DECAP_NOT_IP,	  /* outer ethertype is not IPv4/IPv6 */
-	MT_DECAP_NOT_UDP,	  /* outer L4 is not UDP */
-	MT_DECAP_NOT_VXLAN_PORT,  /* UDP, but not to the VXLAN port */
-	MT_DECAP_OUTER_FRAGMENT,  /* outer IPv4/IPv6 fragment: not usable */
-	MT_DECAP_TRUNC_ETH,	  /* cut inside the outer Ethernet header */
-	MT_DECAP_TRUNC_VLAN,	  /* cut inside an outer VLAN tag */
-	MT_DECAP_TOO_MANY_VLANS,  /* more than MT_VLAN_MAX outer tags */
-	MT_DECAP_TRUNC_IP,	  /* cut inside the outer IP header */
-	MT_DECAP_BAD_IP,	  /* bad version, IHL < 5, total length < IHL */
-	MT_DECAP_IPV6_EXT_LIMIT,  /* outer extension header chain too long */
-	MT_DECAP_TRUNC_UDP,	  /* cut inside the outer UDP header */
-	MT_DECAP_TRUNC_VXLAN,	  /* fewer than 8 bytes of VXLAN header */
+	MT_DECAP_NOT_IP, /* outer ethertype is not IPv4/IPv6 */
+	MT_DECAP_NOT_UDP, /* outer L4 is not UDP */
+	MT_DECAP_NOT_VXLAN_PORT, /* UDP, but not to the VXLAN port */
+	MT_DECAP_OUTER_FRAGMENT, /* outer IPv4/IPv6 fragment: not usable */
+	MT_DECAP_TRUNC_ETH, /* cut inside the outer Ethernet header */
+	MT_DECAP_TRUNC_VLAN, /* cut inside an outer VLAN tag */
+	MT_DECAP_TOO_MANY_VLANS, /* more than MT_VLAN_MAX outer tags */
+	MT_DECAP_TRUNC_IP, /* cut inside the outer IP header */
+	MT_DECAP_BAD_IP, /* bad version, IHL < 5, total length < IHL */
+	MT_DECAP_IPV6_EXT_LIMIT, /* outer extension header chain too long */
+	MT_DECAP_TRUNC_UDP, /* cut inside the outer UDP header */
+	MT_DECAP_TRUNC_VXLAN, /* fewer than 8 bytes of VXLAN header */
 	MT_DECAP_BAD_VXLAN_FLAGS, /* I flag clear */
 	MT_DECAP_TRUNC_INNER_ETH, /* fewer than 14 bytes of inner frame */
 	MT_DECAP__MAX
@@ -50,36 +50,36 @@ enum mt_decap_status {
 
 enum mt_inner_status {
 	MT_INNER_OK = 0,
-	MT_INNER_NOT_IP,	 /* ARP, LLDP, ...: captured, no flow */
-	MT_INNER_TRUNC_VLAN,	 /* cut inside an inner VLAN tag */
+	MT_INNER_NOT_IP, /* ARP, LLDP, ...: captured, no flow */
+	MT_INNER_TRUNC_VLAN, /* cut inside an inner VLAN tag */
 	MT_INNER_TOO_MANY_VLANS, /* more than MT_VLAN_MAX inner tags */
-	MT_INNER_TRUNC_IP,	 /* cut inside the inner IP header */
-	MT_INNER_BAD_IP,	 /* bad version or IHL */
-	MT_INNER_TRUNC_EXTHDR,	 /* cut inside an IPv6 extension header */
-	MT_INNER_EXTHDR_LIMIT,	 /* more than MT_IPV6_EXT_MAX ext headers */
-	MT_INNER_TRUNC_L4,	 /* cut before the ports / ICMP type */
+	MT_INNER_TRUNC_IP, /* cut inside the inner IP header */
+	MT_INNER_BAD_IP, /* bad version or IHL */
+	MT_INNER_TRUNC_EXTHDR, /* cut inside an IPv6 extension header */
+	MT_INNER_EXTHDR_LIMIT, /* more than MT_IPV6_EXT_MAX ext headers */
+	MT_INNER_TRUNC_L4, /* cut before the ports / ICMP type */
 	MT_INNER__MAX
 };
 
 /* struct mt_flow.flags */
-#define MT_FLOW_IP (1u << 0)	     /* src, dst and proto are valid */
-#define MT_FLOW_PORTS (1u << 1)	     /* sport and dport are valid (TCP/UDP) */
-#define MT_FLOW_FRAGMENT (1u << 2)   /* part of a fragmented datagram */
+#define MT_FLOW_IP (1u << 0) /* src, dst and proto are valid */
+#define MT_FLOW_PORTS (1u << 1) /* sport and dport are valid (TCP/UDP) */
+#define MT_FLOW_FRAGMENT (1u << 2) /* part of a fragmented datagram */
 #define MT_FLOW_LATER_FRAG (1u << 3) /* not the first fragment: no ports */
-#define MT_FLOW_ICMP (1u << 4)	     /* icmp_type/icmp_code are valid */
+#define MT_FLOW_ICMP (1u << 4) /* icmp_type/icmp_code are valid */
 
 /* What the direction inference and the filter look at. */
 struct mt_flow {
 	struct mt_ip src, dst;
 	uint16_t sport, dport; /* host order */
-	uint8_t proto;	       /* upper-layer protocol after ext headers */
+	uint8_t proto; /* upper-layer protocol after ext headers */
 	uint8_t flags;
 	uint8_t icmp_type, icmp_code;
 };
 
 struct mt_decap {
 	const uint8_t *inner; /* mirrored Ethernet frame, inside frame */
-	uint32_t inner_len;   /* bytes of it that arrived */
+	uint32_t inner_len; /* bytes of it that arrived */
 	/*
 	 * Length the mirrored frame had on the wire: inner L2 header plus the
 	 * length the inner IP header claims, when that is more than arrived

@@ -24,7 +24,7 @@ struct mt_ip {
 
 struct mt_cidr {
 	struct mt_ip addr; /* network address, host bits zero */
-	uint8_t len;       /* prefix length, 0..32 or 0..128 */
+	uint8_t len; /* prefix length, 0..32 or 0..128 */
 };
 
 /* Longest text form of an address or CIDR, NUL included. */

@@ -49,12 +49,12 @@ enum mt_rule_dir {
 struct mt_rule {
 	uint16_t number;
 	uint8_t action; /* enum mt_rule_action */
-	uint8_t dir;	/* enum mt_rule_dir */
-	int16_t proto;	/* 0..255 or MT_PROTO_ALL */
+	uint8_t dir; /* enum mt_rule_dir */
+	int16_t proto; /* 0..255 or MT_PROTO_ALL */
 	bool has_sport, has_dport;
 	uint16_t sport_lo, sport_hi, dport_lo, dport_hi;
 	struct mt_cidr src, dst; /* same family */
-	uint32_t *vnis;		 /* sorted; NULL/0 = every session */
+	uint32_t *vnis; /* sorted; NULL/0 = every session */
 	size_t nvnis;
 	char desc[MT_RULE_DESC_MAX];
 	unsigned line; /* where it was defined, for messages; 0 if unknown */
