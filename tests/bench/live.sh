@@ -1,0 +1,435 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# The live benchmark of the README, in one command from the repo root (root,
+# after a build of build/ with tools/mirror-loadgen):
+#
+#   tests/bench/live.sh
+#
+# Two namespaces joined by a multi-queue veth pair (MTU 1600).  In "src",
+# mirror-loadgen sends the same generated mirror traffic every time (1,000
+# inner flows over 192.0.2.0/24, VNI 42, outer 198.18.0.1 -> 198.18.0.2) as
+# fast as it can for a fixed time, once with 64-byte and once with
+# 1500-byte inner frames.  In "tgt" one receiver at a time:
+#
+#   reference   xsk_ref (tests/bench/xsk_ref.c, built here with cc): its own
+#               XDP program redirects UDP 4789 to one AF_XDP socket per
+#               queue and every frame goes straight back to the fill ring;
+#               the most any AF_XDP program can do here;
+#   mt 10       mirror-targetd, 10 rules, segments on tmpfs;
+#   mt 1000     the same with 1,000 rules;
+#   tcpdump     tcpdump -B 262144 -w (tmpfs) 'udp dst port 4789' on the veth
+#               (the raw VXLAN: what the seed setup does today);
+#   vxlan+tcpdump  the kernel's vxlan device decapsulates, tcpdump -w on it.
+#
+# Per cell: frames sent (loadgen's report), packets in the output files
+# (capinfos; for mirror-targetd summed over the sealed segments after
+# SIGTERM; for the reference its own count), captured Mpps and Gbit/s of
+# inner bytes over the run, completeness (captured / sent), CPU time per
+# captured packet (all CPUs from /proc/stat, minus the generator's own
+# utime + stime from /proc/PID/stat), the receiver process's own CPU time
+# per packet, and its peak RSS (VmHWM); the busy rate of the rest of the
+# machine just before each cell is measured and subtracted as well.  Prints one Markdown table with
+# ratios against tcpdump and against the reference, writes it to
+# tests/bench/LIVE_RESULTS.md and, with gnuplot, tests/bench/live.png.
+#
+# Knobs (environment): MT_BUILD_DIR (default build), MT_LIVE_DURATION
+# (seconds per cell, default 5), MT_LIVE_QUEUES (veth queues, default: the
+# number of CPUs, at least 2), MT_LIVE_FLOWS (1000), MT_LIVE_SIZES
+# ("64 1500").
+
+# shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
+. "$(dirname "$0")/../e2e/lib.sh"
+
+DURATION=${MT_LIVE_DURATION:-5}
+FLOWS=${MT_LIVE_FLOWS:-1000}
+read -r -a SIZES <<<"${MT_LIVE_SIZES:-64 1500}"
+NCPU=$(nproc)
+QUEUES=${MT_LIVE_QUEUES:-$((NCPU > 2 ? NCPU : 2))}
+MTU=1600
+RESULTS=$MT_SOURCE_DIR/tests/bench/LIVE_RESULTS.md
+PLOT=$MT_SOURCE_DIR/tests/bench/live.png
+SEED=0x6d697272 # bench_core's seed for its rule sets
+SETUPS=(ref mt10 mt1000 tcpdump vxlan)
+
+mt_require_root
+mt_require_cmd ip tcpdump capinfos ethtool cc
+mt_require_python
+mt_require_netns_vxlan
+DAEMON=$(mt_bin mirror-targetd)
+LOADGEN=$MT_BUILD_DIR/tools/mirror-loadgen
+[ -x "$LOADGEN" ] ||
+	fail "$LOADGEN not built (needs clang, bpftool and libbpf at configure time)"
+
+# Segments and captures on tmpfs: the disk is not what is measured.
+WORK=$(mktemp -d /dev/shm/mt-live-XXXXXX)
+live_cleanup() {
+	local rc=$?
+	rm -rf "$WORK"
+	(exit "$rc")
+	mt_cleanup
+}
+trap live_cleanup EXIT
+
+# ---- the reference receiver -----------------------------------------------------
+
+REF=$MT_BUILD_DIR/tests/xsk_ref
+mkdir -p "$(dirname "$REF")"
+cc -O2 -Wall -Wextra -o "$REF" "$MT_SOURCE_DIR/tests/bench/xsk_ref.c" \
+	-lxdp -lbpf -lpthread ||
+	fail "cannot build xsk_ref (apt-get install libxdp-dev libbpf-dev)"
+
+# ---- rules and config ------------------------------------------------------------
+
+# bench_core writes the block lists of the core benchmark (public CIDRs,
+# then "accept any all"): the generated traffic passes every rule and is
+# accepted by the last, so each packet pays for the whole rule set.
+gen_rules() {
+	local n=$1 f=$2 bench i
+	for bench in "$MT_BUILD_DIR/tests/bench_core" \
+		"$MT_SOURCE_DIR/build-bench/tests/bench_core"; do
+		if [ -x "$bench" ]; then
+			"$bench" --gen-rules "$n" "$SEED" "$f"
+			return
+		fi
+	done
+	# Without bench_core: the same shape, written here.
+	{
+		for ((i = 1; i < n; i++)); do
+			printf '%d reject egress all 0.0.0.0/0 203.0.%d.%d/32\n' \
+				"$i" $((i / 250 % 256)) $((i % 250 + 1))
+		done
+		echo "32766 accept any all 0.0.0.0/0 0.0.0.0/0"
+	} >"$f"
+}
+gen_rules 10 "$WORK/rules-10.conf"
+gen_rules 1000 "$WORK/rules-1000.conf"
+# The generator's clients are 192.0.2.1-120: the mirrored ENI's addresses,
+# so direction is known and ingress/egress rules are evaluated.
+ADDRS=$(seq -s ', ' -f '192.0.2.%g' 1 120)
+cat >"$WORK/live.conf" <<EOF
+[session bench]
+vni = $MT_VNI
+addresses = $ADDRS
+EOF
+
+# ---- topology --------------------------------------------------------------------
+
+mt_topology_create "$QUEUES" "$MTU"
+# Only the generator sends VXLAN (no kernel vxlan device, no IPv6 chatter).
+ip -n "$NS_SRC" link del vx0
+for ns in "$NS_SRC" "$NS_TGT"; do
+	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+done
+TGT_MAC=$(ip -n "$NS_TGT" -j link show veth-tgt |
+	"$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+
+# ---- measuring -------------------------------------------------------------------
+
+# Busy CPU ticks of all CPUs (everything but idle and iowait).
+busy_ticks() {
+	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# utime + stime (ticks) of a process.
+proc_ticks() {
+	awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat" 2>/dev/null ||
+		echo 0
+}
+
+vmhwm_kib() {
+	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
+}
+
+# Packets in pcap files (0 for none).
+pcap_count() {
+	local n=0 f c
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		c=$(capinfos -c -M "$f" | awk -F': *' '/Number of packets/ { print $2 }')
+		n=$((n + ${c:-0}))
+	done
+	echo "$n"
+}
+
+# wait_log FILE PATTERN PID: until FILE says PATTERN (10 s), 1 if PID died.
+wait_log() {
+	local i
+	for ((i = 0; i < 100; i++)); do
+		grep -q "$2" "$1" 2>/dev/null && return 0
+		kill -0 "$3" 2>/dev/null || return 1
+		sleep 0.1
+	done
+	return 1
+}
+
+# The generator, wrapped so its CPU time can be read from /proc/PID/stat
+# after it exits and before it is reaped; the wrapper's own time counts as
+# the generator's too.  Prints "TICKS" on fd 3, the loadgen JSON on stdout.
+run_loadgen() {
+	local size=$1
+	ip netns exec "$NS_SRC" "$MT_PYTHON" -c '
+import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+os.waitid(os.P_PID, pid, os.WEXITED | os.WNOWAIT)
+def ticks(p):
+    f = open("/proc/%s/stat" % p).read().rsplit(")", 1)[1].split()
+    return int(f[11]) + int(f[12])
+t = ticks(pid)
+_, st = os.waitpid(pid, 0)
+os.write(3, b"%d\n" % (t + ticks("self")))
+sys.exit(os.waitstatus_to_exitcode(st))' \
+		"$LOADGEN" -i veth-src --flows "$FLOWS" --sizes "$size" \
+		--vni "$MT_VNI" --outer-dst "$MT_OUTER_TGT" \
+		--outer-dst-mac "$TGT_MAC" --duration "$DURATION" --json
+}
+
+# Receivers without XDP see live frames only with GRO on (see loadgen
+# --help); XDP receivers do not care.
+gro() {
+	ip netns exec "$NS_TGT" ethtool -K veth-tgt gro "$1" >/dev/null
+}
+
+RPID=
+# start_receiver SETUP: starts it in NS_TGT, RPID = its pid; returns once
+# it is ready.
+start_receiver() {
+	local setup=$1 log=$WORK/recv.err
+	rm -rf "$WORK/out"
+	mkdir "$WORK/out"
+	: >"$log"
+	case $setup in
+	ref)
+		ip netns exec "$NS_TGT" "$REF" -i veth-tgt -q "$QUEUES" \
+			>"$WORK/recv.out" 2>"$log" &
+		RPID=$!
+		wait_log "$log" 'capturing on' "$RPID" ||
+			fail "xsk_ref did not start: $(cat "$log")"
+		;;
+	mt10 | mt1000)
+		ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
+			sh "$DAEMON" -i veth-tgt --output-dir "$WORK/out" \
+			--config "$WORK/live.conf" \
+			--rules "$WORK/rules-${setup#mt}.conf" \
+			--xdp-mode native --allow-source "$MT_OUTER_SRC/32" \
+			--vni "$MT_VNI" --quiet >"$WORK/recv.out" 2>"$log" &
+		RPID=$!
+		wait_log "$log" 'capturing VXLAN' "$RPID" ||
+			fail "mirror-targetd did not start: $(cat "$log")"
+		;;
+	tcpdump | vxlan)
+		local ifc=veth-tgt filter=('udp dst port 4789')
+		gro on
+		if [ "$setup" = vxlan ]; then
+			ip -n "$NS_TGT" link add vxr type vxlan id "$MT_VNI" \
+				dstport 4789 local "$MT_OUTER_TGT" dev veth-tgt \
+				nolearning
+			ip -n "$NS_TGT" link set vxr mtu $((MTU - 50)) up
+			ifc=vxr
+			filter=()
+		fi
+		ip netns exec "$NS_TGT" tcpdump -i "$ifc" -n -B 262144 \
+			-w "$WORK/out/capture.pcap" "${filter[@]}" \
+			>"$WORK/recv.out" 2>"$log" &
+		RPID=$!
+		wait_log "$log" 'listening on' "$RPID" ||
+			fail "tcpdump did not start: $(cat "$log")"
+		;;
+	esac
+	MT_PIDS+=("$RPID")
+}
+
+# stop_receiver SETUP: stops it (it flushes / seals); GOT = the packets in
+# its output.
+GOT=0
+stop_receiver() {
+	local setup=$1 sig=TERM rc=0 segs
+	case $setup in tcpdump | vxlan) sig=INT ;; esac
+	kill -"$sig" "$RPID"
+	wait "$RPID" 2>/dev/null || rc=$?
+	[ "$rc" = 0 ] || fail "$setup exited $rc on SIG$sig: $(cat "$WORK/recv.err")"
+	case $setup in
+	ref) GOT=$(awk '/^received/ { print $2 }' "$WORK/recv.out") ;;
+	mt*)
+		mapfile -t segs < <(mt_segments "$WORK/out")
+		GOT=$(pcap_count "${segs[@]}")
+		# The daemon's own count of records written must agree.
+		local written
+		written=$(awk '/^ *written / { print $2; exit }' "$WORK/recv.out")
+		[ "${written:-x}" = "$GOT" ] ||
+			log "  WARNING: the daemon says it wrote ${written:-?} records, the segments hold $GOT"
+		;;
+	*) GOT=$(pcap_count "$WORK/out/capture.pcap") ;;
+	esac
+	if [ "$setup" = vxlan ]; then
+		ip -n "$NS_TGT" link del vxr
+	fi
+	case $setup in tcpdump | vxlan) gro off ;; esac
+}
+
+now_ns() { date +%s%N; }
+
+# cell SETUP SIZE: one run; appends "setup size sent captured seconds
+# busy_ticks gen_ticks rx_ticks hwm_kib bg_ticks" to $WORK/cells.  bg_ticks:
+# what the rest of the machine (other jobs) would have used in the window,
+# from the busy rate of the second before the traffic, when the receiver
+# is idle; it is subtracted too.
+cell() {
+	local setup=$1 size=$2 b0 b1 p0 p1 t0 t1 gen sent secs hwm rx bg
+	log "$setup, ${size}-byte inner frames, ${DURATION} s"
+	start_receiver "$setup"
+	sleep 0.2
+	p0=$(busy_ticks)
+	t0=$(now_ns)
+	sleep 1
+	p1=$(busy_ticks)
+	t1=$(now_ns)
+	b0=$p1
+	run_loadgen "$size" >"$WORK/lg.json" 3>"$WORK/lg.ticks" ||
+		fail "mirror-loadgen failed (exit $?)"
+	b1=$(busy_ticks)
+	bg=$(awk -v p=$((p1 - p0)) -v t=$((t1 - t0)) -v w=$(($(now_ns) - t1)) \
+		'BEGIN { printf "%.0f", p * w / t }')
+	# Let the receiver drain its rings before the cut.
+	sleep 0.5
+	hwm=$(vmhwm_kib "$RPID")
+	rx=$(proc_ticks "$RPID")
+	stop_receiver "$setup"
+	gen=$(cat "$WORK/lg.ticks")
+	read -r sent secs < <("$MT_PYTHON" -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+print(j["frames_sent"], j["seconds"])' "$WORK/lg.json")
+	log "  sent $sent in $secs s, captured $GOT, busy $((b1 - b0)) ticks, generator $gen, background $bg, receiver $rx, VmHWM $hwm KiB"
+	echo "$setup $size $sent $GOT $secs $((b1 - b0)) $gen $rx $hwm $bg" >>"$WORK/cells"
+	rm -rf "$WORK/out"
+}
+
+: >"$WORK/cells"
+for size in "${SIZES[@]}"; do
+	for setup in "${SETUPS[@]}"; do
+		cell "$setup" "$size"
+	done
+done
+
+# ---- report ----------------------------------------------------------------------
+
+model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
+HZ=$(getconf CLK_TCK)
+"$MT_PYTHON" - "$WORK/cells" "$HZ" "$WORK/plot.dat" "$NCPU" >"$WORK/table.md" <<'PY'
+import sys
+rows = [l.split() for l in open(sys.argv[1])]
+hz = float(sys.argv[2])
+names = {"ref": "reference (xsk_ref)", "mt10": "mirror-targetd, 10 rules",
+         "mt1000": "mirror-targetd, 1,000 rules",
+         "tcpdump": "tcpdump on the veth (raw VXLAN)",
+         "vxlan": "kernel vxlan + tcpdump"}
+cells = {}
+ncpu = int(sys.argv[4])
+for setup, size, sent, got, secs, busy, gen, rx, hwm, bg in rows:
+    sent, got, size = int(sent), int(got), int(size)
+    secs, busy, gen, rx = float(secs), int(busy), int(gen), int(rx)
+    bg = int(bg)
+    c = {"sent": sent, "got": got, "size": size,
+         "mpps": got / secs / 1e6, "gbps": got * size * 8 / secs / 1e9,
+         "compl": got / sent if sent else 0,
+         "cpu": (busy - gen - bg) / hz / got * 1e6 if got else float("nan"),
+         "rxcpu": rx / hz / got * 1e6 if got else float("nan"),
+         "rss": int(hwm) / 1024,
+         "bg": 100 * bg / (hz * secs * ncpu)}
+    cells[(setup, size)] = c
+def ratio(a, b):
+    return "%.2fx" % (a / b) if b else "-"
+print("| setup | inner B | sent | captured | Mpps | Gbit/s inner | complete"
+      " | CPU µs/pkt (all CPUs − gen.) | receiver process µs/pkt"
+      " | peak RSS MiB | Mpps vs tcpdump | Mpps vs reference"
+      " | CPU/pkt vs tcpdump | other load |")
+print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+plot = open(sys.argv[3], "w")
+sizes = sorted({k[1] for k in cells})
+order = [s for s in names if any((s, z) in cells for z in sizes)]
+for size in sizes:
+    t = cells.get(("tcpdump", size))
+    r = cells.get(("ref", size))
+    for s in order:
+        c = cells.get((s, size))
+        if not c:
+            continue
+        print("| %s | %d | %d | %d | %.3f | %.2f | %.1f%% | %.2f | %.2f | %.1f"
+              " | %s | %s | %s | %.0f%% |" % (
+                  names[s], size, c["sent"], c["got"], c["mpps"], c["gbps"],
+                  100 * c["compl"], c["cpu"], c["rxcpu"], c["rss"],
+                  ratio(c["mpps"], t["mpps"]) if t else "-",
+                  ratio(c["mpps"], r["mpps"]) if r else "-",
+                  ratio(c["cpu"], t["cpu"]) if t else "-", c["bg"]))
+for s in order:
+    plot.write('"%s" %s\n' % (names[s].replace(" (raw VXLAN)", ""),
+               " ".join("%.4f" % cells[(s, z)]["mpps"] if (s, z) in cells
+                        else "0" for z in sizes)))
+PY
+
+{
+	echo "## Live capture benchmark"
+	echo
+	echo "Machine: $NCPU vCPU, ${model:-$(uname -m)}, Linux $(uname -r);" \
+		"measured $(date -u +%Y-%m-%dT%H:%MZ) with \`tests/bench/live.sh\`" \
+		"(build: ${MT_BUILD_DIR#"$MT_SOURCE_DIR"/})."
+	echo
+	echo "Veth pair with $QUEUES queues, MTU $MTU, between two namespaces;" \
+		"mirror-loadgen (BPF_PROG_RUN live frames, one core) sends $FLOWS" \
+		"inner flows, VNI $MT_VNI, as fast as it can for $DURATION s per" \
+		"cell; one receiver at a time writes to tmpfs. Captured = packets in" \
+		"the output files (capinfos; mirror-targetd: sealed segments after" \
+		"SIGTERM; reference: its own count). Mpps and Gbit/s (inner frame" \
+		"bytes) are captured packets over the generator's run time."
+	echo "CPU µs/pkt = busy time of all CPUs (/proc/stat) minus the" \
+		"generator's utime+stime (/proc/PID/stat), per captured packet." \
+		"Caveat: the veth receive path (XDP, AF_XDP copy, GRO, packet" \
+		"socket) runs in softirq on the generator's CPU and this kernel has" \
+		"no IRQ time accounting, so much of the receiver's kernel work is" \
+		"charged to the generator and subtracted; the receiver process" \
+		"column (its own utime+stime) is the user-space side only." \
+		"Other load: the busy share of all CPUs in the idle second before" \
+		"the traffic (other jobs on the machine), extrapolated over the" \
+		"run and also subtracted; above a few % the cell is noisy."
+	echo "Receivers without XDP get the live frames through GRO, which runs" \
+		"inside the generator's transmit call: they slow the generator" \
+		"down (fewer frames sent) instead of dropping, so compare Mpps," \
+		"not completeness alone."
+	echo
+	cat "$WORK/table.md"
+} >"$WORK/report.md"
+cat "$WORK/report.md"
+cp "$WORK/report.md" "$RESULTS"
+log "written to ${RESULTS#"$MT_SOURCE_DIR"/}"
+
+if command -v gnuplot >/dev/null 2>&1; then
+	{
+		echo "set terminal pngcairo size 1000,540 noenhanced"
+		echo "set output '$PLOT'"
+		echo "set title 'Live capture on a veth pair: captured Mpps by setup ($DURATION s, $FLOWS flows)'"
+		echo "set style data histograms"
+		echo "set style histogram clustered gap 1"
+		echo "set style fill solid 0.8 border -1"
+		echo "set ylabel 'captured Mpps'"
+		echo "set yrange [0:*]"
+		echo "set grid ytics"
+		echo "set xtics rotate by -20"
+		echo "set rmargin 10"
+		echo "set bmargin 6"
+		echo "set key top right"
+		printf "plot '%s' using 2:xtic(1) title '%s-byte inner'" \
+			"$WORK/plot.dat" "${SIZES[0]}"
+		for ((i = 1; i < ${#SIZES[@]}; i++)); do
+			printf ", '' using %d title '%s-byte inner'" $((i + 2)) "${SIZES[i]}"
+		done
+		echo
+	} >"$WORK/plot.gp"
+	if gnuplot "$WORK/plot.gp" 2>"$WORK/gnuplot.err"; then
+		log "plot written to ${PLOT#"$MT_SOURCE_DIR"/}"
+	else
+		log "gnuplot failed: $(cat "$WORK/gnuplot.err")"
+	fi
+fi
