@@ -23,6 +23,7 @@
 #include <sys/un.h>
 
 #include "mirror-target/config.h"
+#include "mirror-target/file.h"
 #include "mirror-target/pcap.h"
 
 #define VNI_MAX 16777215u
@@ -1517,6 +1518,9 @@ int mt_config_load(struct mt_config *cfg, const char *path, struct mt_err *err)
 			   strerror(-ret));
 		return ret;
 	}
+	ret = mt_file_check_not_world_writable(f, path, "config file", err);
+	if (ret)
+		goto out;
 	for (;;) {
 		size_t got;
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "mirror-target/file.h"
 #include "mirror-target/rules.h"
 #include "rules_internal.h"
 
@@ -520,6 +521,10 @@ struct mt_ruleset *mt_ruleset__load(const char *path, const char *filter_id,
 		mt_err_set(err, "%s: cannot open the rules file: %s", path,
 			   strerror(saved));
 		goto out;
+	}
+	if (mt_file_check_not_world_writable(f, path, "rules file", err)) {
+		saved = EPERM;
+		goto out_close;
 	}
 	errno = 0;
 	for (;;) {

@@ -195,12 +195,16 @@ static int segment_open(struct mt_segmenter *sg, struct mt_segment **out)
 	seg = segment_alloc();
 	if (!seg)
 		return -ENOMEM;
+	/*
+	 * 0640: the group (mirror-target under the systemd unit) may fetch
+	 * segments, nobody else: they hold other hosts' traffic.
+	 */
 	do {
 		snprintf(seg->part, sizeof(seg->part),
 			 ".%s-open-%06" PRIu64 ".pcap.part", sg->cfg.prefix,
 			 ++sg->part_serial);
 		seg->fd = openat(sg->dirfd, seg->part,
-				 O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+				 O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0640);
 	} while (seg->fd < 0 && errno == EEXIST);
 	if (seg->fd < 0) {
 		err = -errno;

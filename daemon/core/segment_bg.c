@@ -264,7 +264,7 @@ static int gzip_file(struct mt_segbg *bg, const char *name, int level,
 	if (in < 0)
 		return -errno;
 	out = openat(bg->dirfd, part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
-		     0644);
+		     0640);
 	if (out < 0) {
 		err = -errno;
 		goto out_in;
