@@ -771,7 +771,6 @@ static void print_summary(const struct live *lv, FILE *out)
 	for (unsigned i = 0; i < lv->nworkers; i++) {
 		const struct mt_worker *wk = lv->workers[i];
 		const struct mt_pipeline_stats *s = &wk->p.stats;
-		const struct mt_writer_stats *w = mt_writer_stats(wk->w);
 		struct xdp_statistics xs;
 
 		if (!mt_xsk_stats(wk->xsk, &xs))
@@ -787,25 +786,8 @@ static void print_summary(const struct live *lv, FILE *out)
 				(unsigned long long)xs.rx_ring_full,
 				(unsigned long long)xs.rx_fill_ring_empty_descs,
 				(unsigned long long)s->frames);
-		st.frames += s->frames;
-		st.frame_bytes += s->frame_bytes;
-		st.decap_ok += s->decap_ok;
-		for (int d = 0; d < MT_DECAP__MAX; d++)
-			st.decap[d] += s->decap[d];
-		for (int d = 0; d < MT_INNER__MAX; d++)
-			st.inner[d] += s->inner[d];
-		for (int d = 0; d < MT_DIR__MAX; d++) {
-			st.dir_packets[d] += s->dir_packets[d];
-			st.dir_bytes[d] += s->dir_bytes[d];
-		}
-		st.accepted += s->accepted;
-		st.rejected += s->rejected;
-		st.unmatched += s->unmatched;
-		st.written += s->written;
-		st.write_dropped += s->write_dropped;
-		ws.dropped_stopped += w->dropped_stopped;
-		ws.dropped_disk_full += w->dropped_disk_full;
-		ws.dropped_io_error += w->dropped_io_error;
+		mt_pipeline_stats_add(&st, s);
+		mt_writer_stats_add(&ws, wk->w);
 		no_meta += wk->stats.no_meta;
 		multibuf += wk->stats.multibuf;
 		cut += wk->stats.multibuf_cut;

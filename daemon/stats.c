@@ -337,30 +337,11 @@ json_t *mt_stats_snapshot(const struct mt_stats_src *src)
 	for (unsigned i = 0; i < src->nworkers; i++) {
 		const struct mt_worker *wk = src->workers[i];
 		const struct mt_pipeline_stats *s = &wk->p.stats;
-		const struct mt_writer_stats *w = mt_writer_stats(wk->w);
 
 		json_array_append_new(socks, socket_obj(wk));
 		json_array_append_new(workers, worker_obj(wk));
-		st.frames += rd(&s->frames);
-		st.frame_bytes += rd(&s->frame_bytes);
-		st.decap_ok += rd(&s->decap_ok);
-		for (int d = 0; d < MT_DECAP__MAX; d++)
-			st.decap[d] += rd(&s->decap[d]);
-		for (int d = 0; d < MT_INNER__MAX; d++)
-			st.inner[d] += rd(&s->inner[d]);
-		for (int d = 0; d < MT_DIR__MAX; d++) {
-			st.dir_packets[d] += rd(&s->dir_packets[d]);
-			st.dir_bytes[d] += rd(&s->dir_bytes[d]);
-		}
-		st.accepted += rd(&s->accepted);
-		st.rejected += rd(&s->rejected);
-		st.unmatched += rd(&s->unmatched);
-		ws.records += rd(&w->records);
-		ws.bytes += rd(&w->bytes);
-		ws.flushes += rd(&w->flushes);
-		ws.dropped_stopped += rd(&w->dropped_stopped);
-		ws.dropped_disk_full += rd(&w->dropped_disk_full);
-		ws.dropped_io_error += rd(&w->dropped_io_error);
+		mt_pipeline_stats_add(&st, s);
+		mt_writer_stats_add(&ws, wk->w);
 	}
 
 	set_u64(root, "schema_version", MT_STATS_SCHEMA_VERSION);

@@ -120,6 +120,32 @@ void mt_pipeline_fini(struct mt_pipeline *p)
 	p->rs = NULL;
 }
 
+static uint64_t rd(const uint64_t *v)
+{
+	return __atomic_load_n(v, __ATOMIC_RELAXED);
+}
+
+void mt_pipeline_stats_add(struct mt_pipeline_stats *sum,
+			   const struct mt_pipeline_stats *s)
+{
+	sum->frames += rd(&s->frames);
+	sum->frame_bytes += rd(&s->frame_bytes);
+	sum->decap_ok += rd(&s->decap_ok);
+	for (int i = 0; i < MT_DECAP__MAX; i++)
+		sum->decap[i] += rd(&s->decap[i]);
+	for (int i = 0; i < MT_INNER__MAX; i++)
+		sum->inner[i] += rd(&s->inner[i]);
+	for (int i = 0; i < MT_DIR__MAX; i++) {
+		sum->dir_packets[i] += rd(&s->dir_packets[i]);
+		sum->dir_bytes[i] += rd(&s->dir_bytes[i]);
+	}
+	sum->accepted += rd(&s->accepted);
+	sum->rejected += rd(&s->rejected);
+	sum->unmatched += rd(&s->unmatched);
+	sum->written += rd(&s->written);
+	sum->write_dropped += rd(&s->write_dropped);
+}
+
 void mt_pipeline_begin_batch(struct mt_pipeline *p)
 {
 	uint64_t gen;

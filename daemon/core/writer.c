@@ -221,6 +221,21 @@ const struct mt_writer_stats *mt_writer_stats(const struct mt_writer *w)
 	return &w->stats;
 }
 
+void mt_writer_stats_add(struct mt_writer_stats *sum, const struct mt_writer *w)
+{
+	const struct mt_writer_stats *s = &w->stats;
+
+	sum->records += __atomic_load_n(&s->records, __ATOMIC_RELAXED);
+	sum->bytes += __atomic_load_n(&s->bytes, __ATOMIC_RELAXED);
+	sum->flushes += __atomic_load_n(&s->flushes, __ATOMIC_RELAXED);
+	sum->dropped_stopped +=
+		__atomic_load_n(&s->dropped_stopped, __ATOMIC_RELAXED);
+	sum->dropped_disk_full +=
+		__atomic_load_n(&s->dropped_disk_full, __ATOMIC_RELAXED);
+	sum->dropped_io_error +=
+		__atomic_load_n(&s->dropped_io_error, __ATOMIC_RELAXED);
+}
+
 struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
 {
 	struct mt_writer *w;

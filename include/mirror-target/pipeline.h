@@ -159,6 +159,13 @@ int mt_pipeline_init(struct mt_pipeline *p, const struct mt_sessions *sessions,
 		     uint16_t vxlan_port);
 void mt_pipeline_fini(struct mt_pipeline *p);
 
+/*
+ * Adds a pipeline's counters to *sum, reading them with relaxed loads: the
+ * control thread's way to total the workers while they run.
+ */
+void mt_pipeline_stats_add(struct mt_pipeline_stats *sum,
+			   const struct mt_pipeline_stats *s);
+
 /* Picks up a reloaded rule set (resets per-rule hits when it changed). */
 void mt_pipeline_begin_batch(struct mt_pipeline *p);
 

@@ -140,5 +140,8 @@ int mt_writer_flush(struct mt_writer *w);
 void mt_writer_sync(struct mt_writer *w);
 /* Worker-owned counters; read them from the control thread (relaxed). */
 const struct mt_writer_stats *mt_writer_stats(const struct mt_writer *w);
+/* Adds w's counters to *sum with relaxed loads (totals over workers). */
+void mt_writer_stats_add(struct mt_writer_stats *sum,
+			 const struct mt_writer *w);
 
 #endif /* MT_SEGMENT_H */
