@@ -138,95 +138,11 @@ mt_require_python
 mt_require_netns_vxlan
 
 # send_traffic COUNT DURATION: from NS_SRC, COUNT packets of each of the 8
-# kinds through vx0, spread over DURATION seconds.  The egress kinds use
-# ordinary kernel sockets; the ping replies (ingress: the peer answering
-# the mirrored host) are written onto vx0 with a packet socket, as if they
-# had arrived there.  Prints "kind proto src dst port/type direction count".
+# kinds through vx0, spread over DURATION seconds: TCP SYNs, DNS queries
+# and pings from the source (egress), and ping replies to it (ingress).
+# Prints "kind proto src dst port/type count" (mt_send_inner, lib.sh).
 send_traffic() {
-	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$1" "$2" \
-		"$MT_INNER4_SRC" "$MT_INNER4_DST" "$MT_INNER6_SRC" "$MT_INNER6_DST" \
-		"$MT_INNER_PEER_MAC" <<'PY'
-import socket, struct, sys, time
-
-count, duration = int(sys.argv[1]), float(sys.argv[2])
-src4, dst4, src6, dst6, peer_mac = sys.argv[3:8]
-TCP_PORT, UDP_PORT, ICMP_ID = 443, 53, 0x4c41
-BODY = b"mirror-target lab"
-
-def csum(data):
-    if len(data) % 2:
-        data += b"\0"
-    s = sum(struct.unpack("!%dH" % (len(data) // 2), data))
-    s = (s >> 16) + (s & 0xFFFF)
-    s += s >> 16
-    return ~s & 0xFFFF
-
-def syn(family, dst):
-    s = socket.socket(family, socket.SOCK_STREAM)
-    s.setblocking(False)
-    try:
-        s.connect((dst, TCP_PORT))
-    except BlockingIOError:
-        pass
-    s.close()  # in SYN-SENT: exactly one SYN on the wire
-
-def dns(family, dst, i):
-    q = struct.pack("!HHHHHH", i & 0xFFFF, 0x0100, 1, 0, 0, 0)
-    q += b"\x07example\x03com\x00" + struct.pack("!HH", 1, 1)
-    with socket.socket(family, socket.SOCK_DGRAM) as s:
-        s.sendto(q, (dst, UDP_PORT))
-
-def echo4(i):
-    with socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP) as s:
-        h = struct.pack("!BBHHH", 8, 0, 0, ICMP_ID, i & 0xFFFF)
-        h = struct.pack("!BBHHH", 8, 0, csum(h + BODY), ICMP_ID, i & 0xFFFF)
-        s.sendto(h + BODY, (dst4, 0))
-
-def echo6(i):
-    with socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6) as s:
-        s.sendto(struct.pack("!BBHHH", 128, 0, 0, ICMP_ID, i & 0xFFFF) + BODY, (dst6, 0))
-
-vx0_mac = bytes.fromhex(open("/sys/class/net/vx0/address").read().strip().replace(":", ""))
-peer = bytes.fromhex(peer_mac.replace(":", ""))
-pkt = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
-pkt.bind(("vx0", 0))
-a4 = lambda a: socket.inet_pton(socket.AF_INET, a)
-a6 = lambda a: socket.inet_pton(socket.AF_INET6, a)
-
-def reply4(i):
-    icmp = struct.pack("!BBHHH", 0, 0, 0, ICMP_ID, i & 0xFFFF)
-    icmp = struct.pack("!BBHHH", 0, 0, csum(icmp + BODY), ICMP_ID, i & 0xFFFF) + BODY
-    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), i & 0xFFFF, 0,
-                     64, 1, 0, a4(dst4), a4(src4))
-    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
-    pkt.send(vx0_mac + peer + b"\x08\x00" + ip + icmp)
-
-def reply6(i):
-    icmp = struct.pack("!BBHHH", 129, 0, 0, ICMP_ID, i & 0xFFFF) + BODY
-    pseudo = a6(dst6) + a6(src6) + struct.pack("!I3xB", len(icmp), 58)
-    icmp = icmp[:2] + struct.pack("!H", csum(pseudo + icmp)) + icmp[4:]
-    ip = struct.pack("!IHBB16s16s", 6 << 28, len(icmp), 58, 64, a6(dst6), a6(src6))
-    pkt.send(vx0_mac + peer + b"\x86\xdd" + ip + icmp)
-
-kinds = [
-    ("tcp4", "tcp", src4, dst4, TCP_PORT, "egress", lambda i: syn(socket.AF_INET, dst4)),
-    ("tcp6", "tcp", src6, dst6, TCP_PORT, "egress", lambda i: syn(socket.AF_INET6, dst6)),
-    ("dns4", "udp", src4, dst4, UDP_PORT, "egress", lambda i: dns(socket.AF_INET, dst4, i)),
-    ("dns6", "udp", src6, dst6, UDP_PORT, "egress", lambda i: dns(socket.AF_INET6, dst6, i)),
-    ("ping4", "icmp", src4, dst4, 8, "egress", echo4),
-    ("ping6", "icmpv6", src6, dst6, 128, "egress", echo6),
-    ("pong4", "icmp", dst4, src4, 0, "ingress", reply4),
-    ("pong6", "icmpv6", dst6, src6, 129, "ingress", reply6),
-]
-gap = duration / (count * len(kinds)) if duration > 0 else 0
-for i in range(count):
-    for k in kinds:
-        k[6](i)
-        if gap:
-            time.sleep(gap)
-for k in kinds:
-    print(*k[:6], count)
-PY
+	mt_send_inner "$1" "$2" 1
 }
 
 # A few echo requests from the source to the target's own address: that
@@ -377,7 +293,11 @@ section "   Sent vs captured, per kind (tshark)"
 printf '%-6s %-7s %-12s    %-12s %-5s %-8s %6s %9s\n' kind proto source destination port direction sent captured | indent
 SENT=0
 GOT=0
-while read -r kind proto src dst port dir n; do
+while read -r kind proto src dst port n; do
+	case $kind in
+	pong*) dir=ingress ;;
+	*) dir=egress ;;
+	esac
 	case $proto in
 	tcp) col=5 ;;
 	udp) col=6 ;;

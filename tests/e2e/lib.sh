@@ -378,19 +378,24 @@ mt_capture_stop() {
 
 # ---- traffic from the source side -------------------------------------------
 
-# mt_send_inner COUNT [DURATION]: from NS_SRC, sends COUNT packets of each
+# mt_send_inner COUNT [DURATION [REPLIES]]: from NS_SRC, sends COUNT packets of each
 # kind through vx0 with ordinary kernel sockets, and prints what it sent
 # as "kind proto src dst dport-or-icmp-type count" lines.  Kinds:
 # tcp4/tcp6 (one SYN to port 443 each: the connect is abandoned before the
 # 1 s retransmission), udp4/udp6 (DNS queries to port 53), icmp4/icmp6
 # (echo requests).  With DURATION seconds the packets are spread over it.
+# With REPLIES = 1 also pong4/pong6: echo replies from the peer to the
+# source, written onto vx0 with a packet socket as if they had arrived
+# there (the ingress direction of the mirrored host).
 mt_send_inner() {
 	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$1" "${2:-0}" \
-		"$MT_INNER4_SRC" "$MT_INNER4_DST" "$MT_INNER6_SRC" "$MT_INNER6_DST" <<'PY'
+		"$MT_INNER4_SRC" "$MT_INNER4_DST" "$MT_INNER6_SRC" "$MT_INNER6_DST" \
+		"$MT_INNER_PEER_MAC" "${3:-0}" <<'PY'
 import errno, socket, struct, sys, time
 
 count, duration = int(sys.argv[1]), float(sys.argv[2])
-src4, dst4, src6, dst6 = sys.argv[3:7]
+src4, dst4, src6, dst6, peer_mac = sys.argv[3:8]
+replies = sys.argv[8] == "1"
 TCP_PORT, UDP_PORT, ICMP_ID = 443, 53, 0x4d54
 
 def csum(data):
@@ -431,6 +436,25 @@ def icmp6(i):
         s.sendto(struct.pack("!BBHHH", 128, 0, 0, ICMP_ID, i) + b"mt-e2e icmp",
                  (dst6, 0))
 
+a4 = lambda a: socket.inet_pton(socket.AF_INET, a)
+a6 = lambda a: socket.inet_pton(socket.AF_INET6, a)
+
+def reply4(i):
+    body = b"mt-e2e icmp"
+    icmp = struct.pack("!BBHHH", 0, 0, 0, ICMP_ID, i & 0xFFFF)
+    icmp = struct.pack("!BBHHH", 0, 0, csum(icmp + body), ICMP_ID, i & 0xFFFF) + body
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(icmp), i & 0xFFFF, 0,
+                     64, 1, 0, a4(dst4), a4(src4))
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    pkt.send(vx0_mac + peer + b"\x08\x00" + ip + icmp)
+
+def reply6(i):
+    icmp = struct.pack("!BBHHH", 129, 0, 0, ICMP_ID, i & 0xFFFF) + b"mt-e2e icmp"
+    pseudo = a6(dst6) + a6(src6) + struct.pack("!I3xB", len(icmp), 58)
+    icmp = icmp[:2] + struct.pack("!H", csum(pseudo + icmp)) + icmp[4:]
+    ip = struct.pack("!IHBB16s16s", 6 << 28, len(icmp), 58, 64, a6(dst6), a6(src6))
+    pkt.send(vx0_mac + peer + b"\x86\xdd" + ip + icmp)
+
 kinds = [
     ("tcp4", "tcp", src4, dst4, TCP_PORT, lambda i: syn(socket.AF_INET, dst4)),
     ("tcp6", "tcp", src6, dst6, TCP_PORT, lambda i: syn(socket.AF_INET6, dst6)),
@@ -439,6 +463,15 @@ kinds = [
     ("icmp4", "icmp", src4, dst4, 8, icmp4),
     ("icmp6", "icmpv6", src6, dst6, 128, icmp6),
 ]
+if replies:
+    vx0_mac = bytes.fromhex(open("/sys/class/net/vx0/address").read().strip().replace(":", ""))
+    peer = bytes.fromhex(peer_mac.replace(":", ""))
+    pkt = socket.socket(socket.AF_PACKET, socket.SOCK_RAW)
+    pkt.bind(("vx0", 0))
+    kinds += [
+        ("pong4", "icmp", dst4, src4, 0, reply4),
+        ("pong6", "icmpv6", dst6, src6, 129, reply6),
+    ]
 gap = duration / (count * len(kinds)) if duration > 0 and count else 0
 for i in range(count):
     for k in kinds:
