@@ -29,6 +29,13 @@ struct mt_session {
 	char name[MT_SESSION_NAME_MAX];
 	struct mt_ip *addrs; /* extra addresses of the source ENI */
 	size_t naddrs;
+	/*
+	 * Built by mt_sessions_finish() when the session has more IPv4
+	 * addresses than a scan handles well: them sorted and unique, for a
+	 * binary search.  NULL otherwise (and before finish).
+	 */
+	uint32_t *v4_sorted;
+	size_t nv4_sorted;
 };
 
 /* Sessions sorted by VNI for lookup; built from the config. */

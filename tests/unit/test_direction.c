@@ -214,3 +214,68 @@ Test(direction, find_many)
 	cr_assert_eq(s.n, 0);
 	cr_assert_null(s.v);
 }
+
+/*
+ * A session with more IPv4 addresses than the scan handles (an ENI with
+ * dozens of secondary IPs) is searched in a sorted copy: every address of
+ * 192.0.2.0/24 and a few outside must get the answer of a plain scan, with
+ * duplicates, odd and even counts, and the extremes of the set.
+ */
+Test(direction, many_addresses_agree_with_scan)
+{
+	static const size_t counts[] = { 9, 10, 64, 101, 200 };
+	unsigned seed = 4242;
+
+	for (size_t c = 0; c < sizeof(counts) / sizeof(counts[0]); c++) {
+		size_t n = counts[c];
+		struct mt_sessions s = { calloc(1, sizeof(struct mt_session)),
+					 1 };
+		struct mt_ip *a = calloc(n + 1, sizeof(*a));
+		char buf[64];
+
+		cr_assert(s.v && a);
+		s.v[0].vni = 42;
+		for (size_t i = 0; i < n; i++) {
+			snprintf(buf, sizeof(buf), "192.0.2.%u",
+				 rand_r(&seed) % 256);
+			a[i] = ip(buf);
+		}
+		/* An IPv6 address among them takes no part in IPv4 answers. */
+		a[n] = ip("2001:db8::5");
+		s.v[0].addrs = a;
+		s.v[0].naddrs = n + 1;
+		cr_assert_eq(mt_sessions_finish(&s), 0);
+		cr_assert_not_null(s.v[0].v4_sorted, "%zu addresses", n);
+		cr_assert_leq(s.v[0].nv4_sorted, n);
+
+		for (unsigned h = 0; h < 260; h++) {
+			struct mt_decap d;
+			enum mt_direction want, got;
+			bool in = false;
+
+			snprintf(buf, sizeof(buf),
+				 h < 256 ? "192.0.2.%u" : "198.51.100.%u",
+				 h % 256);
+			d = decap(42, "198.18.0.1", buf, "192.0.2.255");
+			for (size_t i = 0; i < n; i++)
+				in |= a[i].v4 == d.flow.src.v4;
+			got = mt_direction_infer(&s, &d);
+			if (in)
+				want = MT_DIR_EGRESS;
+			else {
+				want = MT_DIR_UNKNOWN;
+				for (size_t i = 0; i < n; i++)
+					if (a[i].v4 == d.flow.dst.v4)
+						want = MT_DIR_INGRESS;
+			}
+			cr_assert_eq(got, want, "%zu addresses, src %s: %s", n,
+				     buf, mt_direction_name(got));
+			/* The same address as destination. */
+			d = decap(42, "198.18.0.1", "198.51.100.7", buf);
+			got = mt_direction_infer(&s, &d);
+			cr_assert_eq(got, in ? MT_DIR_INGRESS : MT_DIR_UNKNOWN,
+				     "%zu addresses, dst %s", n, buf);
+		}
+		mt_sessions_free(&s);
+	}
+}
