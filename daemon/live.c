@@ -58,6 +58,7 @@
 #include "live.h"
 #include "metrics.h"
 #include "notify.h"
+#include "mirror-target/caps.h"
 #include "mirror-target/pcap.h"
 #include "mirror-target/pipeline.h"
 #include "reload.h"
@@ -80,11 +81,6 @@
 #define MT_SKB_SHINFO 320
 #define MT_L2_OVERHEAD 22
 #define MT_MIRROR_OVERHEAD4 54
-
-#define CAP_NET_ADMIN_BIT 12
-#define CAP_NET_RAW_BIT 13
-#define CAP_SYS_ADMIN_BIT 21
-#define CAP_BPF_BIT 39
 
 struct pending_rules {
 	struct mt_ruleset *rs;
@@ -123,33 +119,25 @@ struct live {
 static int check_privileges(void)
 {
 	static const struct {
-		int bit;
+		uint64_t bit;
 		const char *name, *why;
 	} caps[] = {
-		{ CAP_NET_ADMIN_BIT, "CAP_NET_ADMIN", "attach XDP" },
-		{ CAP_NET_RAW_BIT, "CAP_NET_RAW", "open AF_XDP sockets" },
-		{ CAP_BPF_BIT, "CAP_BPF", "load the XDP program" },
-		{ CAP_SYS_ADMIN_BIT, "CAP_SYS_ADMIN",
+		{ MT_CAP_NET_ADMIN, "CAP_NET_ADMIN", "attach XDP" },
+		{ MT_CAP_NET_RAW, "CAP_NET_RAW", "open AF_XDP sockets" },
+		{ MT_CAP_BPF, "CAP_BPF", "load the XDP program" },
+		{ MT_CAP_SYS_ADMIN, "CAP_SYS_ADMIN",
 		  "let libxdp find and replace XDP programs" },
 	};
-	char line[256], missing[256] = "";
-	unsigned long long eff = 0;
-	FILE *f = fopen("/proc/self/status", "r");
+	uint64_t eff = mt_caps_effective();
+	char missing[256] = "";
 
-	if (!f)
-		return 0; /* cannot tell; the kernel will say */
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "CapEff: %llx", &eff) == 1)
-			break;
-	fclose(f);
 	for (size_t i = 0; i < sizeof(caps) / sizeof(caps[0]); i++) {
 		size_t n = strlen(missing);
 
-		if (eff & (1ull << caps[i].bit))
+		if (eff & caps[i].bit)
 			continue;
 		/* CAP_SYS_ADMIN also grants what CAP_BPF does. */
-		if (caps[i].bit == CAP_BPF_BIT &&
-		    (eff & (1ull << CAP_SYS_ADMIN_BIT)))
+		if (caps[i].bit == MT_CAP_BPF && (eff & MT_CAP_SYS_ADMIN))
 			continue;
 		snprintf(missing + n, sizeof(missing) - n, "%s%s (to %s)",
 			 n ? ", " : "", caps[i].name, caps[i].why);
@@ -162,6 +150,35 @@ static int check_privileges(void)
 	       "by hand: sudo mirror-targetd ...)",
 	       missing);
 	return -EPERM;
+}
+
+/*
+ * Once XDP is attached, the sockets bound and the control socket made,
+ * the control thread keeps only what it still uses: CAP_NET_ADMIN and
+ * CAP_SYS_ADMIN to detach the program at exit (libxdp looks it up by id),
+ * and the file capabilities a root run by hand may need for the segment
+ * directory.  The workers gave up everything as they started.
+ */
+static void drop_capabilities(void)
+{
+	const uint64_t keep = MT_CAP_NET_ADMIN | MT_CAP_SYS_ADMIN |
+			      MT_CAPS_FILES;
+	uint64_t had = mt_caps_effective();
+	char gone[256], kept[256];
+	int err;
+
+	err = mt_caps_limit(keep);
+	if (err) {
+		mt_log(MT_LOG_WARN, "cannot drop capabilities: %s",
+		       strerror(-err));
+		return;
+	}
+	mt_caps_format(had & ~keep, gone, sizeof(gone));
+	mt_caps_format(had & keep, kept, sizeof(kept));
+	mt_log(MT_LOG_INFO,
+	       "dropped %s; kept %s (to detach XDP at exit, and segment "
+	       "files when run as root); workers run with none",
+	       gone, kept);
 }
 
 static int check_interface(struct live *lv)
@@ -1185,6 +1202,7 @@ int mt_live_run(const struct mt_config *cfg)
 		if (!lv->metrics)
 			mt_log(MT_LOG_WARN, "%s; running without it", err.msg);
 	}
+	drop_capabilities();
 	mt_log(MT_LOG_INFO,
 	       "capturing VXLAN (UDP %u) on %s with %u worker%s; segments "
 	       "in %s; filter %s",

@@ -27,6 +27,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "mirror-target/caps.h"
+#include "mirror-target/log.h"
 #include "mt_xdp.h"
 #include "worker.h"
 
@@ -218,7 +220,17 @@ static void *worker_main(void *arg)
 	struct mt_worker *wk = arg;
 	struct mt_xsk *x = wk->xsk;
 	struct pollfd pfd = { .fd = x->fd, .events = POLLIN };
+	int err;
 
+	/*
+	 * The socket is bound and the segment open: a worker needs no
+	 * capability to parse what anyone on the network sends it.
+	 */
+	err = mt_caps_limit(0);
+	if (err)
+		mt_log(MT_LOG_WARN,
+		       "queue worker on cpu %d keeps its capabilities: %s",
+		       wk->cpu, strerror(-err));
 	wk->last_flush_ns = realtime_ns();
 	while (!atomic_load_explicit(wk->stop, memory_order_relaxed)) {
 		uint32_t idx = 0, n;

@@ -21,12 +21,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/syscall.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
 
+#include "mirror-target/caps.h"
 #include "segment_internal.h"
 
 extern char **environ;
@@ -321,6 +321,9 @@ static void *compressor_main(void *arg)
 	struct bg_item *it;
 	int level, err;
 
+	/* Reads and writes segment files: nothing beyond file access. */
+	mt_caps_limit(MT_CAPS_FILES);
+
 	/* Per-thread on Linux: only this thread yields to capture. */
 	setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 19);
 	pthread_mutex_lock(&bg->lock);
@@ -540,11 +543,11 @@ static void *hooker_main(void *arg)
 
 	/*
 	 * Hooks are the user's commands, not ours: they must not inherit the
-	 * capabilities the daemon runs with.  Ambient capabilities are per
-	 * thread and posix_spawn() children take this thread's, so clearing
-	 * them here is enough (a no-op where there are none).
+	 * capabilities the daemon runs with.  Capabilities are per thread and
+	 * posix_spawn() children start from this thread's, so this thread
+	 * gives up all of them (ambient included) for good.
 	 */
-	prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0);
+	mt_caps_limit(0);
 	pthread_mutex_lock(&bg->lock);
 	for (;;) {
 		late = bg->stopping && past(&bg->hook_deadline);

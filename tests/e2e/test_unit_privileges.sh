@@ -229,16 +229,37 @@ xdp_attached || fail "no XDP program on veth-tgt after READY=1"
 mt_assert_grep "$NOTIFY_LOG" '^READY=1 \| STATUS=capturing on veth-tgt with 2 workers' \
 	"sd_notify READY=1 with the workers in its status"
 
-# The running process: the user, and exactly the unit's capabilities.
+# The running process: the user, the unit's capabilities as its bounding
+# set, and once capturing only what detaching XDP at exit needs in the
+# control thread and nothing at all in any other thread (workers,
+# compressor, hook runner).
 mt_assert_eq "$(stat -c %U "/proc/$DPID")" "$USER_NAME" "user of the daemon"
-for set in CapEff CapAmb CapBnd; do
-	got=$(cap_names "$(awk -v k="$set:" '$1 == k { print $2 }' "/proc/$DPID/status")" | sort | tr '\n' ' ')
-	want=$(printf '%s\n' "${CAPS[@]}" | sort | tr '\n' ' ')
-	mt_assert_eq "$got" "$want" "$set of the running daemon"
+caps_of() { # caps_of TASK SET
+	cap_names "$(awk -v k="$2:" '$1 == k { print $2 }' "/proc/$DPID/task/$1/status")" |
+		sort | tr '\n' ' '
+}
+mt_assert_eq "$(caps_of "$DPID" CapBnd)" "$(printf '%s\n' "${CAPS[@]}" | sort | tr '\n' ' ')" \
+	"bounding set of the running daemon"
+for set in CapEff CapPrm; do
+	mt_assert_eq "$(caps_of "$DPID" "$set")" "net_admin sys_admin " \
+		"$set of the control thread once capturing"
 done
+mt_assert_eq "$(caps_of "$DPID" CapAmb)" "" "ambient set of the control thread"
+NTASK=0
+for task in /proc/"$DPID"/task/*; do
+	tid=${task##*/}
+	[ "$tid" = "$DPID" ] && continue
+	for set in CapEff CapPrm CapInh CapAmb; do
+		mt_assert_eq "$(caps_of "$tid" "$set")" "" "$set of thread $tid"
+	done
+	NTASK=$((NTASK + 1))
+done
+# Two workers, the compressor and the hook runner at least.
+((NTASK >= 4)) || fail "only $NTASK threads besides the control thread"
+mt_assert_grep "$MT_TMP/run.err" 'dropped CAP_NET_RAW, CAP_IPC_LOCK; kept CAP_NET_ADMIN, CAP_SYS_ADMIN' "daemon log of the drop"
 mt_assert_eq "$(awk '$1 == "NoNewPrivs:" { print $2 }' "/proc/$DPID/status")" 1 \
 	"no_new_privs of the daemon"
-log "running as $USER_NAME with exactly: ${CAPS[*]}"
+log "running as $USER_NAME within ${CAPS[*]}; $NTASK threads with none, the control thread with CAP_NET_ADMIN, CAP_SYS_ADMIN"
 
 mt_send_inner "$N" 1 >/dev/null
 SENT=$((6 * N))
