@@ -10,8 +10,8 @@
  * in rounds of count * k frames each, so the mix of lengths stays that of
  * the input at every scale.
  *
- * Pacing (--rate) sleeps to an absolute schedule between calls of about a
- * millisecond of frames; unpaced calls carry a few milliseconds.  SIGINT
+ * Pacing (--rate) sleeps to an absolute schedule between calls of PACE_MS
+ * of frames (at least PACE_MIN); unpaced calls carry a few milliseconds.  SIGINT
  * and SIGTERM are blocked by the caller and polled between calls, so an
  * interrupted run still knows exactly how many frames it sent.
  */
@@ -39,6 +39,9 @@ struct lg_group {
 };
 
 #define LG_MAP_BYTES_MAX (1024ull * 1024 * 1024)
+/* A paced call carries PACE_MS of frames, at least PACE_MIN (see run()). */
+#define PACE_MS 5
+#define PACE_MIN 1024
 
 static const char *prog = "mirror-loadgen";
 
@@ -160,8 +163,18 @@ static int run(struct lg_run *r, const struct lg_send_opts *o,
 	round = (4096 + total - 1) / total;
 	round_left = o->count ? o->count : UINT64_MAX;
 	g_left = group_share(&r->groups[0], round, total, round_left);
+	/*
+	 * A call has a fixed cost of the order of a millisecond here (the
+	 * kernel sets up a page pool per call, and the receiver competes for
+	 * the CPU): a millisecond of frames per call sent a third of --rate
+	 * at 300,000.  So a call carries PACE_MS of frames, at least
+	 * PACE_MIN, at the price of bursts of that many at full speed.
+	 */
 	if (o->rate)
-		burst = o->rate / 1000 ? o->rate / 1000 : 1;
+		burst = o->rate * PACE_MS / 1000 > PACE_MIN ?
+				o->rate * PACE_MS / 1000 :
+			o->rate < PACE_MIN ? o->rate :
+					     PACE_MIN;
 	else
 		burst = 16384; /* a few ms a call: stops and reports promptly */
 	if (burst > 65536)
