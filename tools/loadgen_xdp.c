@@ -215,6 +215,10 @@ static int run(struct lg_run *r, const struct lg_send_opts *o,
 			break;
 		g_left -= n;
 	}
+	/* A burst went out ahead of its schedule: the run lasts N / rate. */
+	if (o->rate && !err && !r->res->interrupted &&
+	    !sleep_until(t0 + (double)r->res->sent / (double)o->rate, stop))
+		r->res->interrupted = true;
 	r->res->elapsed = now_s() - t0;
 	return err;
 }
