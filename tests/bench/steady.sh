@@ -49,7 +49,7 @@ while [ $# -gt 0 ]; do
 	--size) SIZE=$2 && shift ;;
 	--ring) RING=$2 && shift ;;
 	-h | --help)
-		sed -n '3,38p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
