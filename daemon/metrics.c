@@ -327,6 +327,11 @@ static void writer_segments_disk(FILE *out, const json_t *st)
 		  "Hooks skipped because the hook queue was full." },
 		{ "write_errors", "segments_write_errors_total",
 		  "Segment write, fsync or rename failures." },
+		{ "index_errors", "segments_index_errors_total",
+		  "VNI index writes that failed (the packets were kept)." },
+		{ "sealed_without_index", "segments_sealed_without_index_total",
+		  "Segments sealed without a VNI index (export --vni skips "
+		  "them)." },
 	};
 	static const struct {
 		const char *key, *reason;

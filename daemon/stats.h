@@ -47,6 +47,7 @@
  *                    null), opened, sealed, recovered, compressed,
  *                    compress_failures, deleted_by_retention, hooks_run,
  *                    hook_failures, hooks_skipped, write_errors,
+ *                    index_errors, sealed_without_index (VNI index),
  *                    sealed_on_disk, bytes_on_disk, stopped (bool)
  *   disk             total_bytes, free_bytes, available_bytes (statvfs of
  *                    the segment directory)

@@ -37,6 +37,7 @@
 #include "mirror-target/log.h"
 #include "mirror-target/pcap.h"
 #include "mirror-target/rules.h"
+#include "mirror-target/segment.h"
 
 /* The build may pass the project version; mirror-targetd does the same. */
 #ifndef MT_VERSION
@@ -1139,7 +1140,52 @@ struct seg_file {
 	uint64_t records;
 	uint64_t min_ts, max_ts; /* ns; 0 when no records */
 	bool gz, bad;
+	bool skip; /* export --vni: no usable index; its time still counts */
+	struct mt_vnix_run *runs; /* its VNI index, sorted by offset */
+	size_t nruns;
 };
+
+/* A --vni list; NULL vnis means every record. */
+struct vni_filter {
+	const uint32_t *vnis;
+	size_t n;
+};
+
+static bool vni_wanted(const struct vni_filter *f, uint32_t vni)
+{
+	for (size_t i = 0; i < f->n; i++)
+		if (f->vnis[i] == vni)
+			return true;
+	return false;
+}
+
+/*
+ * The VNI index beside a segment (NAME.vni for NAME.pcap[.gz]).  0, or
+ * -ENOENT (none: from before VNI indexes, or its segment's index could
+ * not be written), -EPROTO (not an index) or another -errno.
+ */
+static int load_index(const char *dir, struct seg_file *s)
+{
+	char path[PATH_MAX + 256];
+	size_t len = strlen(s->name), sl = s->gz ? 8 : 5;
+	int fd, ret;
+
+	snprintf(path, sizeof(path), "%s/%.*s%s", dir, (int)(len - sl), s->name,
+		 MT_VNIX_SUFFIX);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	ret = mt_vnix_read(fd, &s->runs, &s->nruns);
+	close(fd);
+	return ret;
+}
+
+static void free_segments(struct seg_file *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(v[i].runs);
+	free(v);
+}
 
 static bool is_sealed_name(const char *n, const char *prefix)
 {
@@ -1261,15 +1307,21 @@ struct rec_ref {
 /*
  * Walks the whole records of fd (up to what mt_pcap_scan_fd found valid):
  * counts them, finds the earliest and latest timestamps, and with refs
- * appends those within [from, to).  0 or -errno.
+ * appends those within [from, to) (and with a filter, of its VNIs).  The
+ * VNI of a record comes from s's index, whose runs sorted by offset must
+ * follow the records one by one: a record no run starts or continues
+ * means the index does not belong to this file (-EBADMSG).  0 or -errno.
  */
 static int walk_segment(int fd, struct seg_file *s, uint64_t from, uint64_t to,
 			uint32_t file, struct rec_ref **refs, size_t *nrefs,
-			size_t *cap, uint32_t *snaplen)
+			size_t *cap, uint32_t *snaplen,
+			const struct vni_filter *filter)
 {
 	struct mt_pcap_scan scan;
 	struct mt_pcap_rec_hdr rh;
 	uint64_t pos = MT_PCAP_HDR_LEN;
+	uint32_t left = 0, vni = 0;
+	size_t run = 0;
 	FILE *f;
 	int ret, dfd;
 
@@ -1301,7 +1353,20 @@ static int walk_segment(int fd, struct seg_file *s, uint64_t from, uint64_t to,
 			s->min_ts = ts;
 		if (ts > s->max_ts)
 			s->max_ts = ts;
-		if (refs && ts >= from && ts < to) {
+		if (filter) {
+			if (!left) {
+				if (run == s->nruns ||
+				    s->runs[run].off != pos) {
+					ret = -EBADMSG;
+					goto out;
+				}
+				vni = s->runs[run].vni;
+				left = s->runs[run++].count;
+			}
+			left--;
+		}
+		if (refs && ts >= from && ts < to &&
+		    (!filter || vni_wanted(filter, vni))) {
 			if (*nrefs == *cap) {
 				size_t ncap = *cap ? *cap * 2 : 4096;
 				struct rec_ref *b =
@@ -1326,11 +1391,61 @@ static int walk_segment(int fd, struct seg_file *s, uint64_t from, uint64_t to,
 		if (fseeko(f, (off_t)pos, SEEK_SET))
 			break;
 	}
+	/* Runs left over describe records this file does not have. */
+	if (filter && (left || run != s->nruns))
+		ret = -EBADMSG;
 out:
 	if (!s->records)
 		s->min_ts = 0;
 	fclose(f);
 	return ret;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+	uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+ * The distinct VNIs of s's index, "42,43" in text ("-" without an index,
+ * cut with "..." when long) and, with json, as an array (NULL without).
+ */
+static void segment_vnis(const char *dir, struct seg_file *s, char *text,
+			 size_t size, json_t **json)
+{
+	uint32_t *u;
+	size_t n = 0, len = 0;
+
+	snprintf(text, size, "-");
+	if (load_index(dir, s))
+		return;
+	u = malloc((s->nruns ? s->nruns : 1) * sizeof(*u));
+	if (!u)
+		return;
+	for (size_t i = 0; i < s->nruns; i++)
+		u[i] = s->runs[i].vni;
+	if (s->nruns)
+		qsort(u, s->nruns, sizeof(*u), cmp_u32);
+	for (size_t i = 0; i < s->nruns; i++)
+		if (!n || u[n - 1] != u[i])
+			u[n++] = u[i];
+	if (json)
+		*json = json_array();
+	text[0] = '\0';
+	for (size_t i = 0; i < n; i++) {
+		if (json)
+			json_array_append_new(*json, json_integer(u[i]));
+		if (len + 16 >= size) {
+			if (len + 4 < size)
+				snprintf(text + len, size - len, "...");
+			continue;
+		}
+		len += (size_t)snprintf(text + len, size - len, "%s%u",
+					i ? "," : "", u[i]);
+	}
+	free(u);
 }
 
 /* The segment directory and prefix from the daemon. */
@@ -1353,6 +1468,7 @@ static int daemon_segment_dir(char *dir, size_t dsize, char *prefix,
 static int cmd_segments(const struct mt_cmd *cmd, int argc, char **argv)
 {
 	char dir[PATH_MAX], prefix[128], cur[256], t1[40], t2[40], sz[32];
+	char vnis[128];
 	struct seg_file *v;
 	bool json = false;
 	json_t *arr = NULL;
@@ -1372,28 +1488,32 @@ static int cmd_segments(const struct mt_cmd *cmd, int argc, char **argv)
 	if (json)
 		arr = json_array();
 	else
-		printf("%s (open: %s)\n%-44s %-24s %-24s %10s %10s\n", dir,
+		printf("%s (open: %s)\n%-44s %-24s %-24s %10s %10s  %s\n", dir,
 		       cur[0] ? cur : "none", "SEGMENT", "FIRST PACKET",
-		       "LAST PACKET", "PACKETS", "SIZE");
+		       "LAST PACKET", "PACKETS", "SIZE", "VNIS");
 	for (size_t i = 0; i < n; i++) {
 		int fd = open_plain(dir, &v[i]);
 
-		if (fd < 0 ||
-		    walk_segment(fd, &v[i], 0, 0, 0, NULL, NULL, NULL, NULL))
+		json_t *vj = NULL;
+
+		if (fd < 0 || walk_segment(fd, &v[i], 0, 0, 0, NULL, NULL, NULL,
+					   NULL, NULL))
 			v[i].bad = true;
 		if (fd >= 0)
 			close(fd);
+		segment_vnis(dir, &v[i], vnis, sizeof(vnis), arr ? &vj : NULL);
 		if (arr) {
 			json_array_append_new(
 				arr,
-				json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:b}",
+				json_pack("{s:s,s:I,s:I,s:I,s:I,s:b,s:b,s:o}",
 					  "name", v[i].name, "size",
 					  (json_int_t)v[i].size, "packets",
 					  (json_int_t)v[i].records, "first_ns",
 					  (json_int_t)v[i].min_ts, "last_ns",
 					  (json_int_t)v[i].max_ts, "compressed",
 					  (int)v[i].gz, "unreadable",
-					  (int)v[i].bad));
+					  (int)v[i].bad, "vnis",
+					  vj ? vj : json_null()));
 			continue;
 		}
 		if (v[i].bad) {
@@ -1404,9 +1524,9 @@ static int cmd_segments(const struct mt_cmd *cmd, int argc, char **argv)
 		fmt_time(v[i].min_ts, t1, sizeof(t1));
 		fmt_time(v[i].max_ts, t2, sizeof(t2));
 		fmt_bytes((double)v[i].size, sz, sizeof(sz));
-		printf("%-44s %-24s %-24s %10llu %10s\n", v[i].name,
+		printf("%-44s %-24s %-24s %10llu %10s  %s\n", v[i].name,
 		       v[i].records ? t1 : "-", v[i].records ? t2 : "-",
-		       (unsigned long long)v[i].records, sz);
+		       (unsigned long long)v[i].records, sz, vnis);
 	}
 	if (arr) {
 		json_t *o = json_pack("{s:s,s:s,s:o,s:o}", "dir", dir, "prefix",
@@ -1416,7 +1536,7 @@ static int cmd_segments(const struct mt_cmd *cmd, int argc, char **argv)
 
 		print_json(o, 0);
 	}
-	free(v);
+	free_segments(v, n);
 	return MT_EXIT_OK;
 }
 
@@ -1566,26 +1686,41 @@ static int cmp_rec(const void *a, const void *b)
  * a segment in batches), so their records are sorted together.
  */
 static int export_cluster(const char *dir, struct seg_file *v, size_t first,
-			  size_t last, uint64_t from, uint64_t to, FILE *out,
-			  uint8_t *buf, uint64_t *written)
+			  size_t last, uint64_t from, uint64_t to,
+			  const struct vni_filter *filter, FILE *out,
+			  uint8_t *buf, uint64_t *written, unsigned *skipped)
 {
-	size_t nfd = last - first + 1, nrefs = 0, cap = 0;
+	size_t nfd = last - first + 1, nrefs = 0, cap = 0, before;
 	struct rec_ref *refs = NULL;
 	int *fds = calloc(nfd, sizeof(*fds)), ret = 0;
 
 	if (!fds)
 		return -ENOMEM;
 	for (size_t i = 0; i < nfd; i++) {
+		fds[i] = -1;
+		if (v[first + i].skip)
+			continue;
 		fds[i] = open_plain(dir, &v[first + i]);
 		if (fds[i] < 0)
 			continue;
+		before = nrefs;
 		ret = walk_segment(fds[i], &v[first + i], from, to, (uint32_t)i,
-				   &refs, &nrefs, &cap, NULL);
+				   &refs, &nrefs, &cap, NULL, filter);
 		if (ret == -ENOMEM)
 			goto out;
+		if (ret == -EBADMSG) {
+			/* Nothing of a file whose index cannot be trusted. */
+			nrefs = before;
+			(*skipped)++;
+			fprintf(stderr,
+				"%s: warning: skipping %s/%s: its VNI index "
+				"does not match its records\n",
+				prog, dir, v[first + i].name);
+		}
 		ret = 0;
 	}
-	qsort(refs, nrefs, sizeof(*refs), cmp_rec);
+	if (nrefs)
+		qsort(refs, nrefs, sizeof(*refs), cmp_rec);
 	for (size_t i = 0; i < nrefs; i++) {
 		const struct rec_ref *r = &refs[i];
 		uint8_t hdr[MT_PCAP_REC_HDR_LEN];
@@ -1613,6 +1748,32 @@ out:
 	return ret;
 }
 
+#define VNI_LIST_MAX 64
+
+/* "42" or "42,43,7": each 0..16777215, at most VNI_LIST_MAX. */
+static int parse_vni_list(const char *arg, uint32_t *out, size_t *n)
+{
+	const char *p = arg;
+	unsigned long v;
+	char *end;
+
+	*n = 0;
+	for (;;) {
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		v = strtoul(p, &end, 10);
+		if (errno || v > 0xffffff || *n == VNI_LIST_MAX)
+			return -EINVAL;
+		out[(*n)++] = (uint32_t)v;
+		if (!*end)
+			return 0;
+		if (*end != ',')
+			return -EINVAL;
+		p = end + 1;
+	}
+}
+
 static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -1630,7 +1791,9 @@ static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 	uint64_t from = 0, to = 0, written = 0;
 	bool have_from = false, have_to = false, force = false;
 	uint8_t hdr[MT_PCAP_HDR_LEN], *buf = NULL;
-	uint32_t snaplen = 0;
+	uint32_t snaplen = 0, vnis[VNI_LIST_MAX];
+	struct vni_filter filter = { .vnis = vnis, .n = 0 };
+	unsigned skipped = 0;
 	struct seg_file *v;
 	size_t n, i, first;
 	int c, ret;
@@ -1651,16 +1814,16 @@ static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 			*(c == 'f' ? &have_from : &have_to) = true;
 			break;
 		case 'v':
-			fprintf(stderr,
-				"%s: --vni %s: cannot filter by VNI: the "
-				"segments hold the mirrored frames without "
-				"their VXLAN header, so the session is not in "
-				"the files.  Give each session its own "
-				"instance/output directory, or filter by the "
-				"source ENI's addresses afterwards (tshark -r "
-				"- -Y 'ip.addr == 10.0.0.5')\n",
-				prog, optarg);
-			return MT_EXIT_USAGE;
+			if (parse_vni_list(optarg, vnis, &filter.n)) {
+				fprintf(stderr,
+					"%s: --vni %s: not a VNI list; give "
+					"one or more VNIs 0..16777215 "
+					"separated by commas (--vni 42,43), "
+					"at most %d\n",
+					prog, optarg, VNI_LIST_MAX);
+				return MT_EXIT_USAGE;
+			}
+			break;
 		case 'd':
 			snprintf(dir, sizeof(dir), "%s", optarg);
 			break;
@@ -1709,12 +1872,13 @@ static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 	ret = list_segments(dir, prefix, &v, &n);
 	if (ret)
 		return ret;
+	ret = 0;
 	/* First pass: each segment's time span and the largest snaplen. */
 	for (i = 0; i < n; i++) {
 		int fd = open_plain(dir, &v[i]);
 
 		if (fd < 0 || walk_segment(fd, &v[i], 0, 0, 0, NULL, NULL, NULL,
-					   &snaplen)) {
+					   &snaplen, NULL)) {
 			fprintf(stderr, "%s: warning: skipping %s/%s: %s\n",
 				prog, dir, v[i].name,
 				fd < 0 ? strerror(-fd) : "not a pcap of ours");
@@ -1722,10 +1886,30 @@ static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 		}
 		if (fd >= 0)
 			close(fd);
+		/*
+		 * Without its index a segment's records cannot be told apart
+		 * by VNI: skipped, but its time span still orders the rest.
+		 */
+		if (filter.n && !v[i].bad && v[i].records &&
+		    v[i].max_ts >= from && v[i].min_ts < to &&
+		    (ret = load_index(dir, &v[i]))) {
+			fprintf(stderr, "%s: warning: skipping %s/%s: %s\n",
+				prog, dir, v[i].name,
+				ret == -ENOENT ?
+					"it has no VNI index (written before "
+					"VNI indexes, or its index could not be "
+					"completed)" :
+				ret == -EPROTO ? "its VNI index is not one "
+						 "this mirrorctl reads" :
+						 strerror(-ret));
+			v[i].skip = true;
+			skipped++;
+		}
 	}
+	ret = 0;
 	buf = malloc(MT_SNAPLEN_MAX);
 	if (!buf) {
-		free(v);
+		free_segments(v, n);
 		return MT_EXIT_FAILED;
 	}
 	mt_pcap_file_header(hdr, snaplen ? snaplen : MT_SNAPLEN_MAX, true);
@@ -1747,8 +1931,9 @@ static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 			if (v[i].max_ts > end)
 				end = v[i].max_ts;
 		}
-		ret = export_cluster(dir, v, first, i, from, to, stdout, buf,
-				     &written);
+		ret = export_cluster(dir, v, first, i, from, to,
+				     filter.n ? &filter : NULL, stdout, buf,
+				     &written, &skipped);
 		if (ret) {
 			fprintf(stderr, "%s: export stopped: %s\n", prog,
 				strerror(-ret));
@@ -1763,9 +1948,16 @@ static int cmd_export(const struct mt_cmd *cmd, int argc, char **argv)
 	}
 	fprintf(stderr, "%s: exported %llu packet%s from %s\n", prog,
 		(unsigned long long)written, written == 1 ? "" : "s", dir);
+	if (skipped)
+		fprintf(stderr,
+			"%s: the export is partial: %u segment%s in the range "
+			"could not be filtered by VNI and %s skipped (see the "
+			"warnings); export them without --vni\n",
+			prog, skipped, skipped == 1 ? "" : "s",
+			skipped == 1 ? "was" : "were");
 	free(buf);
-	free(v);
-	return ret ? MT_EXIT_FAILED : MT_EXIT_OK;
+	free_segments(v, n);
+	return ret || skipped ? MT_EXIT_FAILED : MT_EXIT_OK;
 }
 
 /* ---- the command table -------------------------------------------------- */
@@ -1836,13 +2028,16 @@ static const struct mt_cmd commands[] = {
 		.help = "DESCRIPTION\n"
 			"    Lists the sealed segments of the daemon's output\n"
 			"    directory in time order, with the time of their first and\n"
-			"    last packet (UTC), their packet count and size, and names\n"
+			"    last packet (UTC), their packet count and size, the VNIs\n"
+			"    (mirror sessions) their packets came with, from the VNI\n"
+			"    index beside each segment (- when it has none), and names\n"
 			"    the open segment.  The files are read by mirrorctl itself,\n"
 			"    so it needs read access to the directory (root or group\n"
 			"    mirror-target).\n"
 			"\n"
 			"OPTIONS\n"
-			"    -j, --json       the same as JSON (times in ns since 1970)\n"
+			"    -j, --json       the same as JSON (times in ns since 1970;\n"
+			"                     vnis is null without an index)\n"
 			"    -S, --socket PATH\n"
 			"                     the daemon's control socket\n"
 			"    -h, --help       show this help\n",
@@ -1893,7 +2088,8 @@ static const struct mt_cmd commands[] = {
 		.run = cmd_export,
 		.summary = "merge the packets of a time range into one pcap",
 		.usage =
-			"export --from TIME --to TIME [--dir DIR] [--socket PATH]",
+			"export --from TIME --to TIME [--vni N[,N...]] [--dir DIR] "
+			"[--socket PATH]",
 		.help = "DESCRIPTION\n"
 			"    Writes one pcap (nanosecond timestamps) to standard\n"
 			"    output with the packets of every sealed segment whose\n"
@@ -1907,14 +2103,19 @@ static const struct mt_cmd commands[] = {
 			"    TIME is RFC 3339 (2024-05-01T12:00:00Z,\n"
 			"    2024-05-01T14:00:00.5+02:00) or unix seconds (1714564800).\n"
 			"\n"
-			"    There is no --vni: segments hold the mirrored frames\n"
-			"    without their VXLAN header, so the session is not in the\n"
-			"    files; give each session its own output directory, or\n"
-			"    filter the export by the source's addresses with tshark.\n"
+			"    With --vni only the packets of those mirror sessions are\n"
+			"    written.  The segments hold the frames without their VXLAN\n"
+			"    header; the VNI of each packet is in the index beside its\n"
+			"    segment (NAME.vni).  A segment in the range without a usable\n"
+			"    index (written before VNI indexes, or whose index could not\n"
+			"    be completed) is skipped with a warning naming it, and the\n"
+			"    export ends with status 1: it is partial.\n"
 			"\n"
 			"OPTIONS\n"
 			"    -f, --from TIME  first instant (inclusive)\n"
 			"    -t, --to TIME    end (exclusive)\n"
+			"    -v, --vni N[,N...]\n"
+			"                     only packets of these VNIs (0..16777215)\n"
 			"    -d, --dir DIR    read the segments of DIR (no daemon needed);\n"
 			"                     by default the daemon says where they are\n"
 			"    -p, --prefix P   segment name prefix with --dir (default mirror)\n"
@@ -1925,8 +2126,10 @@ static const struct mt_cmd commands[] = {
 			"\n"
 			"EXIT STATUS\n"
 			"    0 success (also when no packet is in the range: the output\n"
-			"    is then an empty pcap); 1 reading or writing failed; 2 bad\n"
-			"    usage, e.g. a time in another format.\n",
+			"    is then an empty pcap); 1 reading or writing failed, or with\n"
+			"    --vni a segment was skipped for want of its VNI index (the\n"
+			"    output holds the rest); 2 bad usage, e.g. a time in another\n"
+			"    format.\n",
 	},
 	{
 		.name = "check-rules",

@@ -260,8 +260,8 @@ static inline void process(struct mt_pipeline *p, const struct mt_decap *d,
 	st->accepted++;
 	if (unlikely(!p->writer))
 		return;
-	if (likely(!mt_writer_append(p->writer, ts_ns, d->inner, d->inner_len,
-				     d->orig_len)))
+	if (likely(!mt_writer_append(p->writer, ts_ns, d->vni, d->inner,
+				     d->inner_len, d->orig_len)))
 		st->written++;
 	else
 		st->write_dropped++;

@@ -12,10 +12,13 @@
  * size, fsynced, renamed to PREFIX-YYYYmmddTHHMMSSZ-SEQ.pcap and the
  * directory fsynced.  Empty segments are never sealed, only removed.
  * Sealed segments go to the background (gzip, hook); retention then looks
- * at the directory.  Every decision uses the now_ns the caller passes in:
+ * at the directory.  Each segment has a VNI index beside it (segment.h):
+ * created with it, renamed into place just before it, deleted with it,
+ * left alone by gzip, and dropped rather than sealed when it is not whole.  Every decision uses the now_ns the caller passes in:
  * wall clock live, packet time offline.
  */
 #include <dirent.h>
+#include <endian.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -108,6 +111,25 @@ bool mt_segment_parse_name(const char *prefix, const char *name, uint64_t *seq,
 	return true;
 }
 
+bool mt_vnix_name(const char *seg_name, char *out, size_t size)
+{
+	static const char *const sfx[] = { ".pcap.part", ".pcap.gz", ".pcap" };
+	static const char *const repl[] = { ".vni.part", MT_VNIX_SUFFIX,
+					    MT_VNIX_SUFFIX };
+	size_t len = strlen(seg_name), sl;
+	int n;
+
+	for (size_t i = 0; i < sizeof(sfx) / sizeof(sfx[0]); i++) {
+		sl = strlen(sfx[i]);
+		if (len <= sl || strcmp(seg_name + len - sl, sfx[i]))
+			continue;
+		n = snprintf(out, size, "%.*s%s", (int)(len - sl), seg_name,
+			     repl[i]);
+		return n > 0 && (size_t)n < size;
+	}
+	return false;
+}
+
 /* ".PREFIX-...pcap.part" but not ".PREFIX-...pcap.gz.part" */
 static bool is_part(const char *prefix, const char *name, bool *gz)
 {
@@ -169,6 +191,8 @@ static void segment_free(struct mt_segment *seg)
 {
 	if (seg->fd >= 0)
 		close(seg->fd);
+	if (seg->vnix_fd >= 0)
+		close(seg->vnix_fd);
 	free(seg);
 }
 
@@ -180,9 +204,52 @@ static struct mt_segment *segment_alloc(void)
 		return NULL;
 	memset(seg, 0, sizeof(*seg));
 	seg->fd = -1;
+	seg->vnix_fd = -1;
 	seg->first_ts = UINT64_MAX;
 	seg->fail_off = MT_NO_FAILURE;
 	return seg;
+}
+
+static void log_write_error(struct mt_segmenter *sg, const char *what,
+			    const char *name, int err);
+
+/*
+ * The segment's index, with its header.  Without one the segment is still
+ * written (and sealed without index): capture matters more than its index.
+ */
+static void vnix_create(struct mt_segmenter *sg, struct mt_segment *seg)
+{
+	uint8_t hdr[MT_VNIX_HDR_LEN] = { 0 };
+	uint32_t version = htole32(MT_VNIX_VERSION);
+	int err;
+
+	memcpy(hdr, MT_VNIX_MAGIC, 8);
+	memcpy(hdr + 8, &version, 4);
+	seg->vnix_size = MT_VNIX_HDR_LEN;
+	if (!mt_vnix_name(seg->part, seg->vnix_part, sizeof(seg->vnix_part))) {
+		err = -ENAMETOOLONG;
+		goto out_fail;
+	}
+	seg->vnix_fd = openat(sg->dirfd, seg->vnix_part,
+			      O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (seg->vnix_fd < 0) {
+		err = -errno;
+		goto out_fail;
+	}
+	if (pwrite(seg->vnix_fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr)) {
+		err = errno ? -errno : -EIO;
+		goto out_unlink;
+	}
+	return;
+
+out_unlink:
+	close(seg->vnix_fd);
+	seg->vnix_fd = -1;
+	unlinkat(sg->dirfd, seg->vnix_part, 0);
+out_fail:
+	seg->vnix_failed = 1;
+	__atomic_fetch_add(&sg->index_errors, 1, __ATOMIC_RELAXED);
+	log_write_error(sg, "creating its VNI index", seg->part, err);
 }
 
 static int segment_open(struct mt_segmenter *sg, struct mt_segment **out)
@@ -223,6 +290,7 @@ static int segment_open(struct mt_segmenter *sg, struct mt_segment **out)
 		goto out_unlink;
 	}
 	seg->size = MT_PCAP_HDR_LEN;
+	vnix_create(sg, seg);
 	sg->st.segments_opened++;
 	*out = seg;
 	return 0;
@@ -268,6 +336,222 @@ static void log_write_error(struct mt_segmenter *sg, const char *what,
 	       what, strerror(-err));
 }
 
+/* ------------------------------------------------------------ VNI index */
+
+static int pread_full(int fd, void *buf, size_t len, uint64_t off)
+{
+	uint8_t *p = buf;
+	ssize_t n;
+
+	while (len) {
+		n = pread(fd, p, len, (off_t)off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		if (n == 0)
+			return -ENODATA;
+		p += n;
+		len -= (size_t)n;
+		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+static int run_cmp(const void *a, const void *b)
+{
+	const struct mt_vnix_run *x = a, *y = b;
+
+	return x->off < y->off ? -1 : x->off > y->off;
+}
+
+int mt_vnix_read(int fd, struct mt_vnix_run **runs, size_t *n)
+{
+	uint8_t hdr[MT_VNIX_HDR_LEN];
+	struct mt_vnix_run *v;
+	uint32_t version;
+	struct stat st;
+	size_t cnt, i, j;
+	int err;
+
+	*runs = NULL;
+	*n = 0;
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size < MT_VNIX_HDR_LEN)
+		return -EPROTO;
+	err = pread_full(fd, hdr, sizeof(hdr), 0);
+	if (err)
+		return err == -ENODATA ? -EPROTO : err;
+	memcpy(&version, hdr + 8, 4);
+	if (memcmp(hdr, MT_VNIX_MAGIC, 8) ||
+	    le32toh(version) != MT_VNIX_VERSION)
+		return -EPROTO;
+	/* A torn last run (crash mid-write) is left out. */
+	cnt = (size_t)(st.st_size - MT_VNIX_HDR_LEN) / MT_VNIX_RUN_LEN;
+	v = malloc(cnt ? cnt * sizeof(*v) : 1);
+	if (!v)
+		return -ENOMEM;
+	err = pread_full(fd, v, cnt * sizeof(*v), MT_VNIX_HDR_LEN);
+	if (err) {
+		free(v);
+		return err == -ENODATA ? -EPROTO : err;
+	}
+	/* Empty runs: index space reserved by a write that never came. */
+	for (i = 0, j = 0; i < cnt; i++) {
+		v[j].off = le64toh(v[i].off);
+		v[j].count = le32toh(v[i].count);
+		v[j].vni = le32toh(v[i].vni);
+		if (v[j].count)
+			j++;
+	}
+	if (j)
+		qsort(v, j, sizeof(*v), run_cmp);
+	*runs = v;
+	*n = j;
+	return 0;
+}
+
+/* Record headers through a window, as in mt_pcap_scan_fd(). */
+#define VNIX_WINDOW (1u << 20)
+
+struct rec_window {
+	int fd;
+	uint8_t *buf;
+	uint64_t off;
+	size_t len;
+};
+
+static int rec_caplen_at(struct rec_window *r, uint64_t pos, uint32_t *caplen)
+{
+	struct mt_pcap_rec_hdr rh;
+	ssize_t got;
+
+	if (pos < r->off || pos + sizeof(rh) > r->off + r->len) {
+		r->off = pos;
+		r->len = 0;
+		while (r->len < VNIX_WINDOW) {
+			got = pread(r->fd, r->buf + r->len,
+				    VNIX_WINDOW - r->len,
+				    (off_t)(pos + r->len));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got < 0)
+				return -errno;
+			if (got == 0)
+				break;
+			r->len += (size_t)got;
+		}
+		if (r->len < sizeof(rh))
+			return -ENODATA;
+	}
+	memcpy(&rh, r->buf + (pos - r->off), sizeof(rh));
+	*caplen = rh.caplen;
+	return 0;
+}
+
+/*
+ * After a crash or a failed write the records end at end, while runs may
+ * reach past it (the index is written first) or be missing.  Keeps the
+ * runs inside [header, end), shortens one that crosses end to its whole
+ * records, and rewrites the index sorted.  True when the kept runs cover
+ * every record below end exactly once: only then is the index sealed.
+ */
+static bool vnix_trim(struct mt_segment *seg, uint64_t end)
+{
+	struct rec_window win = { .fd = seg->fd };
+	uint8_t hdr[MT_VNIX_HDR_LEN] = { 0 };
+	uint32_t version = htole32(MT_VNIX_VERSION), caplen = 0, c;
+	struct mt_vnix_run *runs = NULL;
+	uint64_t pos = MT_PCAP_HDR_LEN;
+	size_t n, i, k = 0;
+	bool ok = false;
+	size_t len;
+
+	if (mt_vnix_read(seg->vnix_fd, &runs, &n))
+		return false;
+	win.buf = malloc(VNIX_WINDOW);
+	if (!win.buf)
+		goto out;
+	for (i = 0; i < n && pos < end; i++) {
+		if (runs[i].off != pos)
+			goto out; /* records no run covers, or covered twice */
+		for (c = 0; c < runs[i].count && pos < end; c++) {
+			if (rec_caplen_at(&win, pos, &caplen))
+				goto out;
+			pos += MT_PCAP_REC_HDR_LEN + (uint64_t)caplen;
+		}
+		if (pos > end)
+			goto out;
+		runs[k] = runs[i];
+		runs[k++].count = c;
+	}
+	if (pos != end)
+		goto out;
+	for (i = 0; i < k; i++) {
+		runs[i].off = htole64(runs[i].off);
+		runs[i].count = htole32(runs[i].count);
+		runs[i].vni = htole32(runs[i].vni);
+	}
+	memcpy(hdr, MT_VNIX_MAGIC, 8);
+	memcpy(hdr + 8, &version, 4);
+	len = k * sizeof(*runs);
+	ok = pwrite(seg->vnix_fd, hdr, sizeof(hdr), 0) ==
+		     (ssize_t)sizeof(hdr) &&
+	     (!len || pwrite(seg->vnix_fd, runs, len, MT_VNIX_HDR_LEN) ==
+			      (ssize_t)len) &&
+	     !ftruncate(seg->vnix_fd, (off_t)(MT_VNIX_HDR_LEN + len));
+out:
+	free(win.buf);
+	free(runs);
+	return ok;
+}
+
+/*
+ * Puts the index in place as NAME.vni before its segment gets NAME.pcap,
+ * or removes it when it does not describe every record: a reader must
+ * never trust a partial index.
+ */
+static void vnix_seal(struct mt_segmenter *sg, struct mt_segment *seg,
+		      uint64_t end, uint64_t packets, bool verify,
+		      const char *name)
+{
+	char final[MT_SEG_NAME_MAX];
+	const char *why = NULL;
+	int err;
+
+	if (seg->vnix_fd < 0) {
+		/* Recovered from before VNI indexes, or never created. */
+		if (!seg->vnix_verify)
+			why = "it could not be created";
+	} else if (__atomic_load_n(&seg->vnix_failed, __ATOMIC_RELAXED)) {
+		why = "writing it failed";
+	} else if (verify ? !vnix_trim(seg, end) :
+			    __atomic_load_n(&seg->vnix_records,
+					    __ATOMIC_RELAXED) != packets) {
+		why = "it does not cover every record";
+	} else if (!mt_vnix_name(name, final, sizeof(final))) {
+		why = "its name is too long";
+	} else if (fsync(seg->vnix_fd) < 0) {
+		err = -errno;
+		log_write_error(sg, "fsync of its VNI index", seg->part, err);
+		why = "fsync failed";
+	} else if (renameat(sg->dirfd, seg->vnix_part, sg->dirfd, final) < 0) {
+		err = -errno;
+		log_write_error(sg, "rename of its VNI index", seg->part, err);
+		why = "rename failed";
+	} else {
+		return;
+	}
+	if (seg->vnix_fd >= 0)
+		unlinkat(sg->dirfd, seg->vnix_part, 0);
+	sg->st.sealed_without_index++;
+	if (why)
+		mt_log(MT_LOG_WARN,
+		       "segment %s/%s is sealed without its VNI index (%s); its packets are kept, but `mirrorctl export --vni` skips it",
+		       sg->cfg.dir, name, why);
+}
+
 /*
  * Cuts the file to whole records, fsyncs, renames to its final name and
  * fsyncs the directory.  On a failed flush the file ends at the lowest
@@ -279,6 +563,7 @@ static int segment_seal(struct mt_segmenter *sg, struct mt_segment *seg)
 	uint64_t end = __atomic_load_n(&seg->size, __ATOMIC_SEQ_CST);
 	uint64_t fail = __atomic_load_n(&seg->fail_off, __ATOMIC_SEQ_CST);
 	uint64_t packets = seg->packets, first = seg->first_ts;
+	bool verify = seg->vnix_verify || fail < end;
 	char name[MT_SEG_NAME_MAX];
 	struct mt_pcap_scan scan;
 	int err = 0;
@@ -303,6 +588,8 @@ static int segment_seal(struct mt_segmenter *sg, struct mt_segment *seg)
 	}
 	if (end <= MT_PCAP_HDR_LEN || !packets) {
 		unlinkat(sg->dirfd, seg->part, 0);
+		if (seg->vnix_fd >= 0)
+			unlinkat(sg->dirfd, seg->vnix_part, 0);
 		goto out;
 	}
 	if (ftruncate(seg->fd, (off_t)end) < 0) {
@@ -314,6 +601,7 @@ static int segment_seal(struct mt_segmenter *sg, struct mt_segment *seg)
 		log_write_error(sg, "fsync", seg->part, err);
 	}
 	final_name(sg, first, name, sizeof(name));
+	vnix_seal(sg, seg, end, packets, verify, name);
 	if (renameat(sg->dirfd, seg->part, sg->dirfd, name) < 0) {
 		err = -errno;
 		log_write_error(sg, "rename to its final name", seg->part, err);
@@ -433,6 +721,15 @@ static int scan_sealed(struct mt_segmenter *sg, struct dir_entry **out,
 		}
 		v[j++] = v[i];
 	}
+	/* The index counts against keep_bytes with its segment. */
+	for (i = 0; i < j; i++) {
+		char vname[MT_SEG_NAME_MAX];
+
+		if (mt_vnix_name(v[i].name, vname, sizeof(vname)) &&
+		    !fstatat(sg->dirfd, vname, &st, AT_SYMLINK_NOFOLLOW) &&
+		    S_ISREG(st.st_mode))
+			v[i].size += (uint64_t)st.st_size;
+	}
 	*out = v;
 	*n = j;
 	return 0;
@@ -450,6 +747,7 @@ static int delete_oldest(struct mt_segmenter *sg, struct dir_entry *v, size_t n,
 			 uint64_t cur_size, bool have_free, uint64_t *avail)
 {
 	uint64_t count = n, bytes = cur_size;
+	char vname[MT_SEG_NAME_MAX];
 	bool busy = false;
 	size_t i;
 	int err = 0;
@@ -475,6 +773,10 @@ static int delete_oldest(struct mt_segmenter *sg, struct dir_entry *v, size_t n,
 		}
 		if (v[i].gzname[0])
 			unlinkat(sg->dirfd, v[i].gzname, 0);
+		/* After the segment: an index alone is harmless, and removed
+		 * at the next start. */
+		if (mt_vnix_name(v[i].name, vname, sizeof(vname)))
+			unlinkat(sg->dirfd, vname, 0);
 		mt_log(MT_LOG_INFO, "retention: deleted %s/%s", sg->cfg.dir,
 		       v[i].name);
 		sg->st.segments_deleted++;
@@ -610,6 +912,66 @@ static int part_cmp(const void *a, const void *b)
 }
 
 /*
+ * An index whose segment is gone: a crash between the two renames of a
+ * seal (its segment was just recovered under a new name, without index)
+ * or between the two unlinks of retention.  Runs after recovery, when
+ * every ".pcap.part" of ours has been sealed or removed.
+ */
+static void remove_orphan_indexes(struct mt_segmenter *sg)
+{
+	size_t plen = strlen(sg->cfg.prefix), len, sl;
+	char seg[MT_SEG_NAME_MAX + 16];
+	struct dirent *de;
+	bool orphan;
+	DIR *d;
+	int fd;
+
+	fd = openat(sg->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	d = fdopendir(fd);
+	if (!d) {
+		close(fd);
+		return;
+	}
+	while ((de = readdir(d))) {
+		len = strlen(de->d_name);
+		orphan = false;
+		sl = strlen(".vni.part");
+		if (len >= MT_SEG_NAME_MAX)
+			continue;
+		if (de->d_name[0] == '.' && len > sl &&
+		    !strcmp(de->d_name + len - sl, ".vni.part") &&
+		    !strncmp(de->d_name + 1, sg->cfg.prefix, plen) &&
+		    de->d_name[plen + 1] == '-') {
+			snprintf(seg, sizeof(seg), "%.*s.pcap.part",
+				 (int)(len - sl), de->d_name);
+			orphan = faccessat(sg->dirfd, seg, F_OK, 0) < 0;
+		}
+		sl = strlen(MT_VNIX_SUFFIX);
+		if (len > sl &&
+		    !strcmp(de->d_name + len - sl, MT_VNIX_SUFFIX)) {
+			snprintf(seg, sizeof(seg), "%.*s.pcap", (int)(len - sl),
+				 de->d_name);
+			if (mt_segment_parse_name(sg->cfg.prefix, seg, NULL,
+						  NULL, NULL)) {
+				orphan = faccessat(sg->dirfd, seg, F_OK, 0) < 0;
+				strcat(seg, ".gz");
+				orphan = orphan &&
+					 faccessat(sg->dirfd, seg, F_OK, 0) < 0;
+			}
+		}
+		if (!orphan)
+			continue;
+		unlinkat(sg->dirfd, de->d_name, 0);
+		mt_log(MT_LOG_INFO,
+		       "recovery: removed %s/%s, a VNI index without its segment",
+		       sg->cfg.dir, de->d_name);
+	}
+	closedir(d);
+}
+
+/*
  * Leftovers of a crash: a ".part" is cut back to its last whole record and
  * sealed (or removed if it holds none); a ".gz.part" is removed and its raw
  * segment, still there, compressed again.  Final names are not touched,
@@ -711,6 +1073,12 @@ static int recover(struct mt_segmenter *sg)
 		}
 		seg->fd = parts[i].fd;
 		snprintf(seg->part, sizeof(seg->part), "%s", parts[i].name);
+		/* Without one it predates VNI indexes: sealed without. */
+		seg->vnix_verify = true;
+		if (mt_vnix_name(seg->part, seg->vnix_part,
+				 sizeof(seg->vnix_part)))
+			seg->vnix_fd = openat(sg->dirfd, seg->vnix_part,
+					      O_RDWR | O_CLOEXEC);
 		seg->size = parts[i].scan.valid_end;
 		seg->packets = parts[i].scan.records;
 		seg->first_ts = parts[i].scan.first_ts_ns;
@@ -725,6 +1093,7 @@ static int recover(struct mt_segmenter *sg)
 		segment_seal(sg, seg);
 	}
 	free(parts);
+	remove_orphan_indexes(sg);
 	return err;
 }
 
@@ -890,6 +1259,8 @@ void mt_segmenter_stats(struct mt_segmenter *sg, struct mt_segmenter_stats *out)
 	pthread_mutex_unlock(&sg->lock);
 	out->write_errors =
 		__atomic_load_n(&sg->write_errors, __ATOMIC_RELAXED);
+	out->index_errors =
+		__atomic_load_n(&sg->index_errors, __ATOMIC_RELAXED);
 	out->segments_compressed = b.compressed;
 	out->compress_failures = b.compress_failures;
 	out->hooks_run = b.hooks_run;

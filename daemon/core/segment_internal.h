@@ -46,14 +46,26 @@ struct mt_segment {
 	 */
 	uint64_t fail_off;
 	int fail_err;
+	/*
+	 * The VNI index: reserved end offset, records its runs cover (only
+	 * runs whose pwrite succeeded), and whether any index write failed
+	 * or the file could not be made (then it is never trusted).
+	 */
+	uint64_t vnix_size;
+	uint64_t vnix_records;
+	uint32_t vnix_failed;
 
 	/* Owned by the segmenter. */
 	int fd __attribute__((aligned(64)));
+	int vnix_fd; /* -1: no index for this segment */
+	/* Recovered: the index must be checked against the records. */
+	bool vnix_verify;
 	uint64_t prealloc; /* bytes reserved with fallocate(), 0 if none */
 	/* As in its file header; writers follow them (reload may change). */
 	uint32_t snaplen;
 	bool nanosecond;
 	char part[MT_SEG_NAME_MAX];
+	char vnix_part[MT_SEG_NAME_MAX];
 	struct mt_segment *next; /* retiring list */
 };
 
@@ -111,6 +123,7 @@ struct mt_segmenter {
 	uint32_t snaplen;
 	bool nanosecond;
 	uint64_t write_errors; /* atomics: writers add pwrite failures */
+	uint64_t index_errors; /* atomics: failed VNI index writes */
 	uint32_t rotate_req; /* mt_segmenter_request_rotate() */
 
 	/* Control thread (tick, reconfigure, stats) under lock. */
@@ -141,5 +154,12 @@ extern int (*mt_segment_fstatvfs)(int fd, struct statvfs *st);
  */
 bool mt_segment_parse_name(const char *prefix, const char *name, uint64_t *seq,
 			   uint64_t *time_s, bool *gz);
+
+/*
+ * NAME.vni for a segment named NAME.pcap or NAME.pcap.gz (also for the
+ * hidden ".X.pcap.part" -> ".X.vni.part").  False if out is too small or
+ * name is not a segment name.
+ */
+bool mt_vnix_name(const char *seg_name, char *out, size_t size);
 
 #endif /* MT_SEGMENT_INTERNAL_H */

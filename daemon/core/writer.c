@@ -8,7 +8,17 @@
  * without a lock and each flush lands as whole records.  The only shared
  * read per append is the segmenter's generation counter (relaxed); when it
  * moves, the writer flushes into its old segment and takes the new one.
+ *
+ * The VNI index rides along: the buffer's records are described by runs
+ * of consecutive records with one VNI.  A worker sees few sessions, mostly
+ * in long stretches, so an append costs one compare against the current
+ * run's VNI (the run's length is derived from the record count).  A flush
+ * shifts the runs by the records' file offset and writes them with one
+ * pwrite at an offset reserved on the index the same way.  The index goes
+ * out before the records: after a crash, runs past the recovered end are
+ * cut, while records without a run would make the whole index useless.
  */
+#include <endian.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,6 +27,13 @@
 #include "segment_internal.h"
 
 #define WRITER_BUF_DEFAULT (1u << 20)
+/*
+ * VNI runs per buffer: one per 512 bytes of buffer (2048 for 1 MiB, 32 KiB
+ * of runs).  Only sessions interleaving packet by packet fill them before
+ * the buffer; then a buffer goes out early, still whole records.
+ */
+#define WRITER_RUN_BYTES 512
+#define WRITER_RUNS_MIN 16
 
 struct mt_writer {
 	/* hot: touched on every append */
@@ -28,6 +45,11 @@ struct mt_writer {
 	struct mt_segment *seg; /* NULL: nothing to write to */
 	uint32_t snaplen;
 	bool nanosecond;
+	uint32_t run_vni; /* VNI of the open run */
+	uint64_t run_nrec; /* nrec when the open run started */
+	uint64_t run_off; /* its offset in buf */
+	struct mt_vnix_run *runs; /* closed runs of buf, offsets in buf */
+	size_t nruns, runs_max;
 	struct mt_segmenter *sg;
 
 	struct mt_writer_stats stats __attribute__((aligned(64)));
@@ -43,6 +65,10 @@ static void buf_reset(struct mt_writer *w)
 	w->nrec = 0;
 	w->min_ts = UINT64_MAX;
 	w->max_ts = 0;
+	/* run_vni stays: the next record, at offset 0, may extend it. */
+	w->run_nrec = 0;
+	w->run_off = 0;
+	w->nruns = 0;
 }
 
 static void count_dropped(struct mt_writer *w, int err, uint64_t n)
@@ -96,6 +122,53 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
 	return 0;
 }
 
+/* Closes the open run (if it holds records) into the run array. */
+static void run_close(struct mt_writer *w)
+{
+	struct mt_vnix_run *r;
+
+	if (w->nrec == w->run_nrec)
+		return;
+	r = &w->runs[w->nruns++];
+	r->off = w->run_off;
+	r->count = (uint32_t)(w->nrec - w->run_nrec);
+	r->vni = w->run_vni;
+}
+
+/*
+ * Writes the buffer's runs, shifted to the records' offset off.  A failure
+ * costs the segment its index, never a packet: the seal then drops the
+ * index instead of leaving one a reader would trust.
+ */
+static void index_write(struct mt_writer *w, struct mt_segment *seg,
+			uint64_t off)
+{
+	size_t len = w->nruns * sizeof(struct mt_vnix_run);
+	uint64_t ioff, nrec = 0;
+	size_t i;
+	int err;
+
+	if (seg->vnix_fd < 0 ||
+	    __atomic_load_n(&seg->vnix_failed, __ATOMIC_RELAXED))
+		return;
+	_Static_assert(sizeof(struct mt_vnix_run) == MT_VNIX_RUN_LEN,
+		       "runs are written as they are in memory");
+	for (i = 0; i < w->nruns; i++) {
+		nrec += w->runs[i].count;
+		w->runs[i].off = htole64(w->runs[i].off + off);
+		w->runs[i].count = htole32(w->runs[i].count);
+		w->runs[i].vni = htole32(w->runs[i].vni);
+	}
+	ioff = __atomic_fetch_add(&seg->vnix_size, len, __ATOMIC_RELAXED);
+	err = pwrite_all(seg->vnix_fd, (const uint8_t *)w->runs, len, ioff);
+	if (err) {
+		__atomic_store_n(&seg->vnix_failed, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_add(&w->sg->index_errors, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	__atomic_fetch_add(&seg->vnix_records, nrec, __ATOMIC_RELAXED);
+}
+
 /*
  * A failed range stays reserved in the segment; recording its offset lets
  * the seal cut the file back to whole records below it.  Once a segment
@@ -115,7 +188,9 @@ int mt_writer_flush(struct mt_writer *w)
 		err = -__atomic_load_n(&seg->fail_err, __ATOMIC_RELAXED);
 		goto out_drop;
 	}
+	run_close(w);
 	off = __atomic_fetch_add(&seg->size, w->len, __ATOMIC_RELAXED);
+	index_write(w, seg, off);
 	err = pwrite_all(seg->fd, w->buf, w->len, off);
 	if (err) {
 		__atomic_store_n(&seg->fail_err, -err, __ATOMIC_RELAXED);
@@ -172,8 +247,22 @@ static void writer_follow(struct mt_writer *w)
 	}
 }
 
-int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, const void *data,
-		     uint32_t caplen, uint32_t orig_len)
+/*
+ * A record with another VNI than the open run's starts a new run.  The
+ * last slot is kept for the flush, which closes the open run.
+ */
+static void run_start(struct mt_writer *w, uint32_t vni)
+{
+	if (w->nrec != w->run_nrec && w->nruns + 2 > w->runs_max)
+		mt_writer_flush(w); /* failures are counted; buffer is empty */
+	run_close(w);
+	w->run_vni = vni;
+	w->run_nrec = w->nrec;
+	w->run_off = w->len;
+}
+
+int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, uint32_t vni,
+		     const void *data, uint32_t caplen, uint32_t orig_len)
 {
 	uint32_t n;
 	uint8_t *p;
@@ -197,6 +286,8 @@ int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, const void *data,
 		return -EINVAL;
 	if (__builtin_expect(w->len + MT_PCAP_REC_HDR_LEN + n > w->cap, 0))
 		mt_writer_flush(w); /* failures are counted; buffer is empty */
+	if (__builtin_expect(vni != w->run_vni, 0))
+		run_start(w, vni);
 
 	p = w->buf + w->len;
 	mt_pcap_rec_fill(p, ts_ns, n, orig_len, w->nanosecond);
@@ -255,11 +346,14 @@ struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
 		bufsize = WRITER_BUF_DEFAULT;
 	w->cap = bufsize < min ? min : bufsize;
 	w->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
-	if (!w->buf) {
-		free(w);
-		errno = ENOMEM;
-		return NULL;
-	}
+	if (!w->buf)
+		goto out_free;
+	w->runs_max = w->cap / WRITER_RUN_BYTES;
+	if (w->runs_max < WRITER_RUNS_MIN)
+		w->runs_max = WRITER_RUNS_MIN;
+	w->runs = malloc(w->runs_max * sizeof(*w->runs));
+	if (!w->runs)
+		goto out_free_buf;
 	buf_reset(w);
 
 	pthread_mutex_lock(&sg->lock);
@@ -267,6 +361,13 @@ struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
 	pthread_mutex_unlock(&sg->lock);
 	writer_follow(w);
 	return w;
+
+out_free_buf:
+	free(w->buf);
+out_free:
+	free(w);
+	errno = ENOMEM;
+	return NULL;
 }
 
 void mt_writer__destroy(struct mt_writer *w)
@@ -283,6 +384,7 @@ void mt_writer__destroy(struct mt_writer *w)
 	pthread_mutex_lock(&sg->lock);
 	sg->writers--;
 	pthread_mutex_unlock(&sg->lock);
+	free(w->runs);
 	free(w->buf);
 	free(w);
 }

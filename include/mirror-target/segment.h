@@ -21,6 +21,13 @@
  * Final names: PREFIX-YYYYmmddTHHMMSSZ-SEQ.pcap (UTC time of the first
  * packet, never earlier than the previous segment's; SEQ 6 digits, carried
  * on from the highest in the directory), ".pcap.gz" once compressed.
+ *
+ * Beside each segment lies its VNI index, PREFIX-...-SEQ.vni (a hidden
+ * ".NAME.vni.part" while open): the segments hold the inner frames only,
+ * and the index says which VNI (mirror session) each record came with.
+ * It is renamed into place before its segment, so a sealed segment whose
+ * index exists has all of it; a segment whose index could not be written
+ * completely is sealed without one (its packets are kept).
  */
 #ifndef MT_SEGMENT_H
 #define MT_SEGMENT_H
@@ -69,6 +76,8 @@ struct mt_segmenter_stats {
 	uint64_t hook_failures; /* non-zero exit, signal, timeout */
 	uint64_t hooks_skipped; /* queue full */
 	uint64_t write_errors; /* pwrite/fsync/rename failures */
+	uint64_t index_errors; /* VNI index writes that failed */
+	uint64_t sealed_without_index; /* because of those */
 	uint64_t bytes_on_disk; /* sealed segments we manage */
 	uint64_t sealed_on_disk; /* how many */
 	bool stopped; /* writing stopped (full, stop mode) */
@@ -128,12 +137,14 @@ struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize);
 void mt_writer__destroy(struct mt_writer *w);
 
 /*
- * Appends one record; copies min(caplen, snaplen) bytes.  Never blocks on
- * a lock; at most one pwrite when the buffer fills.  Returns 0, or -ENOSPC /
- * -EIO / -ESHUTDOWN (stopped) when the packet was dropped (and counted).
+ * Appends one record that came with VXLAN network identifier vni; copies
+ * min(caplen, snaplen) bytes.  Never blocks on a lock; at most one flush
+ * (two pwrites: index, records) when the buffer or its VNI runs fill.
+ * Returns 0, or -ENOSPC / -EIO / -ESHUTDOWN (stopped) when the packet was
+ * dropped (and counted).
  */
-int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, const void *data,
-		     uint32_t caplen, uint32_t orig_len);
+int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, uint32_t vni,
+		     const void *data, uint32_t caplen, uint32_t orig_len);
 /* Writes out what is buffered.  Returns 0 or -errno. */
 int mt_writer_flush(struct mt_writer *w);
 /* Follows a rotation now (flushing into the old segment) if one happened. */
@@ -143,5 +154,34 @@ const struct mt_writer_stats *mt_writer_stats(const struct mt_writer *w);
 /* Adds w's counters to *sum with relaxed loads (totals over workers). */
 void mt_writer_stats_add(struct mt_writer_stats *sum,
 			 const struct mt_writer *w);
+
+/*
+ * The VNI index file: a 16-byte header (magic "MTVNIX01", u32 version,
+ * u32 reserved) then 16-byte runs, all little-endian: the u64 offset of a
+ * run's first record in the uncompressed pcap, u32 how many consecutive
+ * records it covers, u32 their VNI.  Runs are in flush order, not sorted:
+ * several writers share a segment.  Offsets are into the raw pcap, so the
+ * index stays valid when the segment is gzipped.
+ */
+#define MT_VNIX_MAGIC "MTVNIX01"
+#define MT_VNIX_VERSION 1u
+#define MT_VNIX_HDR_LEN 16
+#define MT_VNIX_RUN_LEN 16
+#define MT_VNIX_SUFFIX ".vni"
+
+struct mt_vnix_run {
+	uint64_t off;
+	uint32_t count;
+	uint32_t vni;
+};
+
+/*
+ * Reads the index open at fd: *runs (malloc'd, sorted by offset, empty
+ * runs left out) and *n.  A torn run at the end (a crash mid-write) is
+ * ignored; whether the runs cover the segment is for the caller to check
+ * against the records.  Returns 0, -EPROTO when fd is not an index of a
+ * version we know, -ENOMEM or -errno.
+ */
+int mt_vnix_read(int fd, struct mt_vnix_run **runs, size_t *n);
 
 #endif /* MT_SEGMENT_H */

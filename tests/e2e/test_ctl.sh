@@ -73,9 +73,9 @@ mt_assert_grep "$MT_TMP/nodaemon.err" 'is mirror-targetd running\? \(systemctl s
 	"status without a daemon"
 mt_expect_rc 2 badtime "$CTL" export --from yesterday --to 1714564800
 mt_assert_grep "$MT_TMP/badtime.err" 'accepted: RFC 3339' "bad --from"
-mt_expect_rc 2 vni "$CTL" export --from 0 --to 1 --vni 42 --dir "$MT_TMP"
-mt_assert_grep "$MT_TMP/vni.err" 'cannot filter by VNI' "export --vni"
-log "help, no-daemon, bad time and --vni refusals are clear"
+mt_expect_rc 2 vni "$CTL" export --from 0 --to 1 --vni 4x2 --dir "$MT_TMP"
+mt_assert_grep "$MT_TMP/vni.err" '--vni 4x2: not a VNI list' "export --vni 4x2"
+log "help, no-daemon, bad time and a bad --vni are refused clearly"
 
 # ---- start -------------------------------------------------------------------
 

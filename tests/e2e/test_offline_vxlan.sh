@@ -68,7 +68,7 @@ check_segment_dir() {
 		4d3cb2a1 | a1b23c4d) ;;
 		*) fail "$base: pcap magic $magic is not the nanosecond one (a1b23c4d)" ;;
 		esac
-	done < <(find "$dir" -maxdepth 1 -type f ! -name '.*')
+	done < <(find "$dir" -maxdepth 1 -type f ! -name '.*' ! -name '*.vni')
 	mt_segments "$dir"
 }
 

@@ -105,7 +105,7 @@ Test(file_perms, segments_are_0640)
 	sg = mt_fx_seg_create(&cfg);
 	cr_assert_eq(mode_of_first(mt_fx_tmp, true), 0640, "open .part file");
 	w = mt_writer__create(sg, 0);
-	cr_assert_eq(mt_writer_append(w, 1700000000ull * 1000000000ull, pkt,
+	cr_assert_eq(mt_writer_append(w, 1700000000ull * 1000000000ull, 42, pkt,
 				      sizeof(pkt), sizeof(pkt)),
 		     0);
 	mt_writer__destroy(w);

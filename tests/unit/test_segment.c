@@ -37,7 +37,17 @@ static int name_cmp(const void *a, const void *b)
 struct listing {
 	char names[64][256];
 	size_t n, hidden;
+	size_t idx, idx_hidden; /* VNI indexes: sealed, open */
 };
+
+/* A segment's VNI index (sealed or open), counted apart from segments. */
+static bool is_index(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 4 && !strcmp(name + n - 4, ".vni")) ||
+	       (n > 9 && !strcmp(name + n - 9, ".vni.part"));
+}
 
 static void list_dir(struct listing *l)
 {
@@ -49,6 +59,10 @@ static void list_dir(struct listing *l)
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
+		if (is_index(de->d_name)) {
+			*(de->d_name[0] == '.' ? &l->idx_hidden : &l->idx) += 1;
+			continue;
+		}
 		if (de->d_name[0] == '.') {
 			l->hidden++;
 			continue;
@@ -88,8 +102,8 @@ static void put(struct mt_writer *w, uint64_t ts, uint64_t step, int n)
 
 	memset(pkt, 0x5a, sizeof(pkt));
 	for (i = 0; i < n; i++)
-		cr_assert_eq(mt_writer_append(w, ts + (uint64_t)i * step, pkt,
-					      sizeof(pkt), sizeof(pkt)),
+		cr_assert_eq(mt_writer_append(w, ts + (uint64_t)i * step, 42,
+					      pkt, sizeof(pkt), sizeof(pkt)),
 			     0);
 	cr_assert_eq(mt_writer_flush(w), 0);
 }
@@ -446,7 +460,7 @@ Test(segment, stop_mode_drops_then_resumes)
 	mt_segmenter_stats(sg, &st);
 	cr_assert(st.stopped);
 	for (i = 0; i < 7; i++)
-		cr_assert_eq(mt_writer_append(w, BASE_NS + 20 * NS, pkt, 60,
+		cr_assert_eq(mt_writer_append(w, BASE_NS + 20 * NS, 42, pkt, 60,
 					      60),
 			     -ESHUTDOWN);
 	cr_assert_eq(mt_writer_stats(w)->dropped_stopped, 7);
@@ -463,7 +477,8 @@ Test(segment, stop_mode_drops_then_resumes)
 	mt_segmenter_tick(sg, BASE_NS + 30 * NS);
 	mt_segmenter_stats(sg, &st);
 	cr_assert_not(st.stopped);
-	cr_assert_eq(mt_writer_append(w, BASE_NS + 31 * NS, pkt, 60, 60), 0);
+	cr_assert_eq(mt_writer_append(w, BASE_NS + 31 * NS, 42, pkt, 60, 60),
+		     0);
 	cr_assert_eq(mt_writer_flush(w), 0);
 	mt_writer__destroy(w);
 	mt_segmenter__destroy(sg);
@@ -605,7 +620,7 @@ static void tshark_check(bool nanosecond)
 		cr_assert_eq(mt_writer_append(
 				     w,
 				     BASE_NS + 123456789 + (uint64_t)i * 1000,
-				     pkt, (uint32_t)len, (uint32_t)len),
+				     42, pkt, (uint32_t)len, (uint32_t)len),
 			     0);
 	mt_writer__destroy(w);
 	mt_segmenter__destroy(sg);

@@ -29,7 +29,19 @@ static int name_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Sorted visible file names in mt_fx_tmp; *hidden counts dot files. */
+/* A segment's VNI index (sealed or open), counted apart from segments. */
+static bool is_index(const char *name)
+{
+	size_t n = strlen(name);
+
+	return (n > 4 && !strcmp(name + n - 4, ".vni")) ||
+	       (n > 9 && !strcmp(name + n - 9, ".vni.part"));
+}
+
+/*
+ * Sorted visible file names in mt_fx_tmp but VNI indexes; *hidden counts
+ * dot files.
+ */
 static size_t list_dir(char ***out, size_t *hidden)
 {
 	char **v = NULL;
@@ -41,6 +53,8 @@ static size_t list_dir(char ***out, size_t *hidden)
 	*hidden = 0;
 	while ((de = readdir(d))) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (is_index(de->d_name))
 			continue;
 		if (de->d_name[0] == '.') {
 			(*hidden)++;
@@ -101,7 +115,7 @@ static void *writer_thread(void *arg)
 		memcpy(pkt, &t->id, 4);
 		memcpy(pkt + 4, &i, 8);
 		len = 12 + (uint32_t)(i % 53); /* varied record sizes */
-		cr_assert_eq(mt_writer_append(t->w, BASE_NS + i * 1000, pkt,
+		cr_assert_eq(mt_writer_append(t->w, BASE_NS + i * 1000, 42, pkt,
 					      len, len + 20),
 			     0);
 		if (i % 4096 == 0)
@@ -223,8 +237,8 @@ Test(writer, snaplen_cuts_payload_keeps_orig_len)
 	w = mt_writer__create(sg, 0);
 	for (n = 0; n < sizeof(pkt); n++)
 		pkt[n] = (uint8_t)n;
-	cr_assert_eq(mt_writer_append(w, BASE_NS + 7, pkt, 200, 1500), 0);
-	cr_assert_eq(mt_writer_append(w, BASE_NS + 8, pkt, 50, 0), 0);
+	cr_assert_eq(mt_writer_append(w, BASE_NS + 7, 42, pkt, 200, 1500), 0);
+	cr_assert_eq(mt_writer_append(w, BASE_NS + 8, 42, pkt, 50, 0), 0);
 	cr_assert_eq(mt_writer_flush(w), 0);
 	cr_assert_eq(mt_writer_stats(w)->records, 2);
 	cr_assert_eq(mt_writer_stats(w)->bytes, 16 + 100 + 16 + 50);
@@ -277,7 +291,7 @@ Test(writer, failed_write_never_leaves_a_torn_record)
 	w = mt_writer__create(sg, 4096);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	for (i = 0; i < 2000; i++)
-		mt_writer_append(w, BASE_NS + (uint64_t)i, pkt, 64, 64);
+		mt_writer_append(w, BASE_NS + (uint64_t)i, 42, pkt, 64, 64);
 	mt_writer_flush(w);
 	ws = mt_writer_stats(w);
 	/* (100000 - 24) / 4080 = 24 whole buffers fit under the limit */
@@ -304,7 +318,7 @@ Test(writer, failed_write_never_leaves_a_torn_record)
 	close(fd);
 
 	/* Writing goes on in a fresh segment. */
-	cr_assert_eq(mt_writer_append(w, BASE_NS, pkt, 64, 64), 0);
+	cr_assert_eq(mt_writer_append(w, BASE_NS, 42, pkt, 64, 64), 0);
 	cr_assert_eq(mt_writer_flush(w), 0);
 	mt_writer__destroy(w);
 	mt_segmenter__destroy(sg);
