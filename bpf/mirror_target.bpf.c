@@ -31,9 +31,17 @@
  * socket untouched.  A frame whose headers did not fit would look
  * truncated: passed before the UDP port, invalid VXLAN after it.
  *
- * Outer IPv6 extension headers: hop-by-hop, routing and destination
- * options are walked (at most MT_IPV6_MAX_EXT); a fragment header anywhere
+ * Outer IPv6 extension headers: hop-by-hop, routing, destination options
+ * and AH are walked (at most MT_IPV6_MAX_EXT); a fragment header anywhere
  * in that walk is a fragment; any other next header is not ours.
+ *
+ * What counts as the end of the packet is what the daemon's decap takes:
+ * the shorter of the frame and of the lengths in the IP and UDP headers.
+ * So a frame whose IPv4 total length is below its header size is passed,
+ * one whose UDP or VXLAN header lies beyond the datagram's claimed end is
+ * passed or invalid_vxlan, never redirected to be refused by the daemon:
+ * the live path (XDP, then decap) and the offline path (decap alone)
+ * accept the same frames.
  */
 #include "parse.h"
 

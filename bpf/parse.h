@@ -5,6 +5,13 @@
  * after deriving the pointer (the verifier insists, and a truncated frame
  * must never be read past its end), and moves the cursor past it.
  *
+ * Two ends are checked: the frame's (c->end, what arrived) and the
+ * datagram's (c->left, what the IPv4 total length, the IPv6 payload length
+ * and then the UDP length claim).  The daemon's decap (daemon/core/decap.c)
+ * cuts the frame to the shorter of the two, so that Ethernet padding never
+ * becomes VXLAN, and a frame it would refuse must not be redirected: both
+ * sides draw the same line, which tests/fuzz/fuzz_xdp_verdict.c checks.
+ *
  * The verdict policy lives in mirror_target.bpf.c; here the parsers only
  * say whether the frame can still be ours:
  *   MT_PARSE_OK        header present and it leads towards VXLAN
@@ -28,12 +35,15 @@
 /* 802.1Q inside 802.1ad (QinQ) is the most an underlay puts in front. */
 #define MT_MAX_VLAN_TAGS 2
 /*
- * IPv6 extension headers skipped before giving up: hop-by-hop, routing
- * and destination options, each at most once in a sane packet (RFC 8200
- * 4.1 allows destination options twice).  Anything else before UDP (ESP,
- * AH, mobility, an unknown header) is not VXLAN we can read: not ours.
+ * IPv6 extension headers walked before giving up: hop-by-hop, routing,
+ * destination options and AH (authenticated, not encrypted: the UDP header
+ * behind it is readable), as many as the daemon's decap walks
+ * (MT_IPV6_EXT_MAX in include/mirror-target/decap.h).  A sane packet has
+ * at most four; the bound only has to agree with the decap.  ESP, mobility
+ * or an unknown header before UDP is not VXLAN we can read: not ours.
  */
-#define MT_IPV6_MAX_EXT 4
+#define MT_IPV6_MAX_EXT 8
+#define MT_IPPROTO_AH 51
 
 /* Not in the uapi headers: they live in include/net/ip.h. */
 #define MT_IP_MF 0x2000
@@ -49,7 +59,8 @@ enum mt_parse {
 
 struct mt_cursor {
 	void *pos;
-	void *end;
+	void *end; /* end of the frame (first buffer) */
+	__u32 left; /* bytes of the datagram from pos on, as its headers say */
 };
 
 struct mt_vlan_hdr {
@@ -100,16 +111,24 @@ static __always_inline int mt_parse_eth(struct mt_cursor *c, __be16 *proto)
 	return MT_PARSE_OK;
 }
 
-/* IPv4 with any IHL; stops on the UDP header. */
+/*
+ * IPv4 with any IHL; stops on the UDP header.  A total length shorter than
+ * the header is a broken header, not ours; one longer than what arrived is
+ * left to the frame's end, as the decap does.
+ */
 static __always_inline int mt_parse_ipv4(struct mt_cursor *c,
 					 struct mt_outer *o)
 {
 	struct iphdr *iph = c->pos;
-	__u32 hlen;
+	__u32 hlen, tot;
 
 	if ((void *)(iph + 1) > c->end)
 		return MT_PARSE_NOT_OURS;
 	if (iph->version != 4 || iph->ihl < 5)
+		return MT_PARSE_NOT_OURS;
+	hlen = iph->ihl * 4;
+	tot = bpf_ntohs(iph->tot_len);
+	if (tot < hlen || c->pos + hlen > c->end)
 		return MT_PARSE_NOT_OURS;
 	/*
 	 * Every fragment, VXLAN or not: only the first one carries the UDP
@@ -120,18 +139,19 @@ static __always_inline int mt_parse_ipv4(struct mt_cursor *c,
 		return MT_PARSE_FRAGMENT;
 	if (iph->protocol != IPPROTO_UDP)
 		return MT_PARSE_NOT_OURS;
-	hlen = iph->ihl * 4;
-	if (c->pos + hlen > c->end)
-		return MT_PARSE_NOT_OURS;
 
 	o->family = 4;
 	o->src4.prefixlen = 32;
 	__builtin_memcpy(o->src4.addr, &iph->saddr, sizeof(o->src4.addr));
 	c->pos += hlen;
+	c->left = tot - hlen;
 	return MT_PARSE_OK;
 }
 
-/* IPv6 and a short, bounded walk over extension headers to UDP. */
+/*
+ * IPv6 and a bounded walk over extension headers to UDP.  Payload length 0
+ * (a jumbogram) says nothing: the frame's end is the datagram's.
+ */
 static __always_inline int mt_parse_ipv6(struct mt_cursor *c,
 					 struct mt_outer *o)
 {
@@ -144,6 +164,9 @@ static __always_inline int mt_parse_ipv6(struct mt_cursor *c,
 	if (ip6->version != 6)
 		return MT_PARSE_NOT_OURS;
 	c->pos = ip6 + 1;
+	c->left = bpf_ntohs(ip6->payload_len);
+	if (!c->left)
+		c->left = 0xffffffff;
 	nexthdr = ip6->nexthdr;
 
 #pragma unroll
@@ -154,15 +177,20 @@ static __always_inline int mt_parse_ipv6(struct mt_cursor *c,
 		if (nexthdr == IPPROTO_FRAGMENT)
 			return MT_PARSE_FRAGMENT;
 		if (nexthdr != IPPROTO_HOPOPTS && nexthdr != IPPROTO_ROUTING &&
-		    nexthdr != IPPROTO_DSTOPTS)
+		    nexthdr != IPPROTO_DSTOPTS && nexthdr != MT_IPPROTO_AH)
 			break;
 		if ((void *)(ext + 1) > c->end)
 			return MT_PARSE_NOT_OURS;
-		len = ((__u32)ext->hdrlen + 1) * 8;
-		if (c->pos + len > c->end)
+		/* AH counts 4-byte words minus 2 (RFC 4302), the rest 8-byte. */
+		if (nexthdr == MT_IPPROTO_AH)
+			len = ((__u32)ext->hdrlen + 2) * 4;
+		else
+			len = ((__u32)ext->hdrlen + 1) * 8;
+		if (len > c->left || c->pos + len > c->end)
 			return MT_PARSE_NOT_OURS;
 		nexthdr = ext->nexthdr;
 		c->pos += len;
+		c->left -= len;
 	}
 	if (nexthdr == IPPROTO_FRAGMENT)
 		return MT_PARSE_FRAGMENT;
@@ -175,16 +203,26 @@ static __always_inline int mt_parse_ipv6(struct mt_cursor *c,
 	return MT_PARSE_OK;
 }
 
-/* UDP to port (host order); the UDP checksum is the decap's business. */
+/*
+ * UDP to port (host order); the UDP checksum is the decap's business.  A
+ * UDP length shorter than the datagram ends it early; one below the header
+ * size is bogus and, like one beyond the datagram, ignored (as the decap
+ * does).
+ */
 static __always_inline int mt_parse_udp(struct mt_cursor *c, __u16 port)
 {
 	struct udphdr *udp = c->pos;
+	__u32 ulen;
 
-	if ((void *)(udp + 1) > c->end)
+	if ((void *)(udp + 1) > c->end || c->left < sizeof(*udp))
 		return MT_PARSE_NOT_OURS;
 	if (udp->dest != bpf_htons(port))
 		return MT_PARSE_NOT_OURS;
+	ulen = bpf_ntohs(udp->len);
+	if (ulen >= sizeof(*udp) && ulen < c->left)
+		c->left = ulen;
 	c->pos = udp + 1;
+	c->left -= sizeof(*udp);
 	return MT_PARSE_OK;
 }
 
@@ -198,12 +236,13 @@ static __always_inline int mt_parse_vxlan(struct mt_cursor *c, void *data,
 	struct mt_vxlan_hdr *vx = c->pos;
 	struct ethhdr *inner;
 
-	if ((void *)(vx + 1) > c->end)
+	if ((void *)(vx + 1) > c->end || c->left < sizeof(*vx))
 		return -1;
 	if (!(vx->flags & MT_VXLAN_FLAG_I))
 		return -1;
 	inner = (void *)(vx + 1);
-	if ((void *)(inner + 1) > c->end)
+	if ((void *)(inner + 1) > c->end ||
+	    c->left < sizeof(*vx) + sizeof(*inner))
 		return -1;
 
 	o->vni = (__u32)vx->vni[0] << 16 | (__u32)vx->vni[1] << 8 | vx->vni[2];

@@ -431,6 +431,104 @@ static void mut_ip6_ext_cut(uint8_t *f, size_t *len)
 	*len = ETH_LEN + IP6_LEN + 16;
 }
 
+static void mut_ip6_eight_ext(uint8_t *f, size_t *len)
+{
+	mut_ip6_five_ext(f, len);
+	ip6_insert_ext(f, len, ETH_LEN, IPPROTO_DSTOPTS, 8);
+	ip6_insert_ext(f, len, ETH_LEN, IPPROTO_DSTOPTS, 8);
+	ip6_insert_ext(f, len, ETH_LEN, IPPROTO_DSTOPTS, 8);
+}
+
+static void mut_ip6_nine_ext(uint8_t *f, size_t *len)
+{
+	mut_ip6_eight_ext(f, len);
+	ip6_insert_ext(f, len, ETH_LEN, IPPROTO_DSTOPTS, 8);
+}
+
+static void mut_ip6_ah(uint8_t *f, size_t *len)
+{
+	/* AH counts 4-byte words minus 2 (RFC 4302): 16 bytes here. */
+	ip6_insert_ext(f, len, ETH_LEN, IPPROTO_AH, 16);
+	f[ETH_LEN + IP6_LEN + 1] = 16 / 4 - 2;
+}
+
+/*
+ * The lengths in the headers end the datagram before the frame does (the
+ * rest is padding to the decap): a frame the daemon would refuse for it
+ * must not be redirected.  Found by tests/fuzz/fuzz_xdp_verdict.c.
+ */
+static void put_be16(uint8_t *p, uint16_t v)
+{
+	p[0] = (uint8_t)(v >> 8);
+	p[1] = (uint8_t)v;
+}
+
+static void mut_ip4_tot_below_ihl(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + 2, IP4_LEN - 4);
+}
+
+static void mut_ip4_frag_tot_below_ihl(uint8_t *f, size_t *len)
+{
+	mut_ip4_mf(f, len);
+	put_be16(f + ETH_LEN + 2, 0);
+}
+
+static void mut_ip4_tot_cuts_udp(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + 2, IP4_LEN + 4);
+}
+
+static void mut_ip4_tot_cuts_inner(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + 2, IP4_LEN + UDP_LEN + VXLAN_LEN + ETH_LEN - 1);
+}
+
+static void mut_ip4_tot_inner_eth_only(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + 2, IP4_LEN + UDP_LEN + VXLAN_LEN + ETH_LEN);
+}
+
+static void mut_udp_len_cuts_vxlan(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + IP4_LEN + 4, UDP_LEN + 4);
+}
+
+static void mut_udp_len_below_header(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + IP4_LEN + 4, UDP_LEN - 1);
+}
+
+static void mut_udp_len_beyond_ip(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + IP4_LEN + 4, 0xffff);
+}
+
+static void mut_ip6_plen_cuts_inner(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + 4, UDP_LEN + VXLAN_LEN + ETH_LEN - 1);
+}
+
+static void mut_ip6_plen_zero(uint8_t *f, size_t *len)
+{
+	(void)len;
+	put_be16(f + ETH_LEN + 4, 0);
+}
+
+static void mut_ip6_plen_in_ext(uint8_t *f, size_t *len)
+{
+	ip6_insert_ext(f, len, ETH_LEN, IPPROTO_DSTOPTS, 16);
+	put_be16(f + ETH_LEN + 4, 8);
+}
+
 enum frame_kind { FR_VXLAN, FR_PLAIN, FR_ARP };
 
 struct xdp_case {
@@ -529,8 +627,15 @@ static const struct xdp_case cases[] = {
 	  OUTER6(), .mutate = mut_ip6_hop_routing_dst, .verdict = VALID },
 	{ "VXLAN, IPv6 outer, four extension headers", FR_VXLAN, OUTER6(),
 	  .mutate = mut_ip6_four_ext, .verdict = VALID },
+	/* As many as the decap walks (MT_IPV6_EXT_MAX), AH included. */
 	{ "VXLAN, IPv6 outer, five extension headers", FR_VXLAN, OUTER6(),
-	  .mutate = mut_ip6_five_ext, .verdict = PASSED },
+	  .mutate = mut_ip6_five_ext, .verdict = VALID },
+	{ "VXLAN, IPv6 outer, eight extension headers", FR_VXLAN, OUTER6(),
+	  .mutate = mut_ip6_eight_ext, .verdict = VALID },
+	{ "VXLAN, IPv6 outer, nine extension headers", FR_VXLAN, OUTER6(),
+	  .mutate = mut_ip6_nine_ext, .verdict = PASSED },
+	{ "VXLAN, IPv6 outer, AH before UDP", FR_VXLAN, OUTER6(),
+	  .mutate = mut_ip6_ah, .verdict = VALID },
 	{ "VXLAN, IPv6 outer fragment header", FR_VXLAN, OUTER6(),
 	  .mutate = mut_ip6_frag, .verdict = FRAG },
 	{ "VXLAN, IPv6 outer, dstopts then fragment", FR_VXLAN, OUTER6(),
@@ -539,6 +644,28 @@ static const struct xdp_case cases[] = {
 	  .mutate = mut_ip6_esp, .verdict = PASSED },
 	{ "IPv6 outer, cut inside the routing header", FR_VXLAN, OUTER6(),
 	  .mutate = mut_ip6_ext_cut, .verdict = PASSED },
+	{ "IPv4 total length below the header", FR_VXLAN, OUTER4(),
+	  .mutate = mut_ip4_tot_below_ihl, .verdict = PASSED },
+	{ "IPv4 fragment, total length below the header", FR_VXLAN, OUTER4(),
+	  .mutate = mut_ip4_frag_tot_below_ihl, .verdict = PASSED },
+	{ "IPv4 total length ends in the UDP header", FR_VXLAN, OUTER4(),
+	  .mutate = mut_ip4_tot_cuts_udp, .verdict = PASSED },
+	{ "IPv4 total length ends in the inner Ethernet header", FR_VXLAN,
+	  OUTER4(), .mutate = mut_ip4_tot_cuts_inner, .verdict = INVALID },
+	{ "IPv4 total length ends after the inner Ethernet header", FR_VXLAN,
+	  OUTER4(), .mutate = mut_ip4_tot_inner_eth_only, .verdict = VALID },
+	{ "UDP length ends in the VXLAN header", FR_VXLAN, OUTER4(),
+	  .mutate = mut_udp_len_cuts_vxlan, .verdict = INVALID },
+	{ "UDP length below the UDP header (ignored)", FR_VXLAN, OUTER4(),
+	  .mutate = mut_udp_len_below_header, .verdict = VALID },
+	{ "UDP length beyond the IP datagram (ignored)", FR_VXLAN, OUTER4(),
+	  .mutate = mut_udp_len_beyond_ip, .verdict = VALID },
+	{ "IPv6 payload length ends in the inner Ethernet header", FR_VXLAN,
+	  OUTER6(), .mutate = mut_ip6_plen_cuts_inner, .verdict = INVALID },
+	{ "IPv6 payload length 0 (jumbogram)", FR_VXLAN, OUTER6(),
+	  .mutate = mut_ip6_plen_zero, .verdict = VALID },
+	{ "IPv6 payload length ends in an extension header", FR_VXLAN, OUTER6(),
+	  .mutate = mut_ip6_plen_in_ext, .verdict = PASSED },
 	{ "VXLAN to another UDP port", FR_VXLAN, OUTER4(.dport = 4790),
 	  .verdict = PASSED },
 	{ "VXLAN from port 4789 to another port", FR_VXLAN,

@@ -727,6 +727,30 @@ Test(decap, outer_ipv6_extension_headers)
 	cr_assert_eq(decap(n, &d), MT_DECAP_TRUNC_IP);
 }
 
+/*
+ * The XDP program redirects exactly what this accepts (fuzz_xdp_verdict):
+ * it walks an outer AH like the other extension headers, so the decap
+ * must take the frame behind it, and refuse an AH that claims more than
+ * the payload length.
+ */
+Test(decap, outer_ipv6_ah)
+{
+	/* AH counts its length in 4-byte words minus 2: 12 bytes here. */
+	uint8_t ah[12] = { IPPROTO_UDP, 1 };
+	struct mt_decap d;
+	size_t n = build(&outer6, &tcp4);
+
+	insert(frame, &n, 14 + 40, ah, sizeof(ah));
+	frame[14 + 6] = IPPROTO_AH;
+	put16(frame + 14 + 4, (uint16_t)(get16(frame + 14 + 4) + 12));
+	cr_assert_eq(decap(n, &d), MT_DECAP_OK);
+	cr_assert_eq(d.inner, frame + 14 + 40 + 12 + 16);
+	assert_flow(&d, &tcp4);
+
+	put16(frame + 14 + 4, 8); /* payload ends inside the AH */
+	cr_assert_eq(decap(n, &d), MT_DECAP_TRUNC_IP);
+}
+
 Test(decap, inner_arp_is_captured_without_flow)
 {
 	/* ARP request 192.0.2.1 -> who has 192.0.2.2, padded to 60. */
