@@ -332,6 +332,10 @@ static void writer_segments_disk(FILE *out, const json_t *st)
 		{ "sealed_without_index", "segments_sealed_without_index_total",
 		  "Segments sealed without a VNI index (export --vni skips "
 		  "them)." },
+		{ "records_lost", "segments_records_lost_total",
+		  "Records in segments removed before they were sealed." },
+		{ "dir_recreated", "segments_dir_recreated_total",
+		  "Times the removed segment directory was made again." },
 	};
 	static const struct {
 		const char *key, *reason;
@@ -367,6 +371,12 @@ static void writer_segments_disk(FILE *out, const json_t *st)
 	scalar(out, "segments_on_disk_bytes", "gauge",
 	       "Bytes of sealed segments in the directory.",
 	       json_object_get(s, "bytes_on_disk"));
+	scalar(out, "segments_compress_backlog", "gauge",
+	       "Sealed segments waiting for gzip or in it.",
+	       json_object_get(s, "compress_backlog"));
+	scalar(out, "segments_hook_backlog", "gauge",
+	       "Sealed segments waiting for a hook or in one.",
+	       json_object_get(s, "hook_backlog"));
 	scalar(out, "segments_stopped", "gauge",
 	       "1 while writing is stopped (retention limit, on_full = stop).",
 	       json_object_get(s, "stopped"));
@@ -481,17 +491,46 @@ static uint64_t write_failures(const struct mt_stats_src *src)
 	return n;
 }
 
+/* Records the writers got onto the disk. */
+static uint64_t records_written(const struct mt_stats_src *src)
+{
+	uint64_t n = 0;
+
+	for (unsigned i = 0; i < src->nworkers; i++)
+		n += __atomic_load_n(
+			&mt_writer_stats(src->workers[i]->w)->records,
+			__ATOMIC_RELAXED);
+	return n;
+}
+
+/*
+ * A failure keeps /healthz at 503 for MT_HEALTH_ERROR_WINDOW_S, so that a
+ * probe every 10-30 s sees a short one -- unless writing has visibly come
+ * back: no new failure for MT_HEALTH_RECOVERED_S and records written since
+ * the last one (found by the fault suite: after a full disk was freed,
+ * capture resumed at once but /healthz said it failed for 30 s more, and a
+ * load balancer kept the target out of service that long).
+ */
+#define MT_HEALTH_RECOVERED_S 5
+
 struct health {
 	uint64_t failures; /* write_failures() at the last sample */
 	uint64_t failed_at; /* CLOCK_MONOTONIC ns it last grew; 0: never */
+	uint64_t records_at_failure; /* records_written() then */
 };
 
 static void health_sample(struct health *h, const struct mt_stats_src *src)
 {
-	uint64_t n = write_failures(src);
+	uint64_t n = write_failures(src), now = mono_ns();
+	uint64_t rec = records_written(src);
 
-	if (n != h->failures)
-		h->failed_at = mono_ns();
+	if (n != h->failures) {
+		h->failed_at = now;
+		h->records_at_failure = rec;
+	} else if (h->failed_at && rec > h->records_at_failure &&
+		   now - h->failed_at >= MT_HEALTH_RECOVERED_S * NSEC) {
+		h->failed_at = 0;
+	}
 	h->failures = n;
 }
 

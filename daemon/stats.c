@@ -273,7 +273,7 @@ static json_t *segments_obj(const struct mt_stats_src *src)
 	mt_segmenter_stats(src->sg, &ss);
 	mt_stats_current_segment(sc->dir, sc->prefix, cur, sizeof(cur));
 	return json_pack("{s:s,s:s,s:o,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,"
-			 "s:I,s:I,s:I,s:I,s:I,s:b}",
+			 "s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:b}",
 			 "dir", sc->dir, "prefix", sc->prefix, "current",
 			 cur[0] ? json_string(cur) : json_null(), "opened",
 			 (json_int_t)ss.segments_opened, "sealed",
@@ -288,7 +288,11 @@ static json_t *segments_obj(const struct mt_stats_src *src)
 			 (json_int_t)ss.hooks_skipped, "write_errors",
 			 (json_int_t)ss.write_errors, "index_errors",
 			 (json_int_t)ss.index_errors, "sealed_without_index",
-			 (json_int_t)ss.sealed_without_index, "sealed_on_disk",
+			 (json_int_t)ss.sealed_without_index, "records_lost",
+			 (json_int_t)ss.records_lost, "dir_recreated",
+			 (json_int_t)ss.dir_recreated, "compress_backlog",
+			 (json_int_t)ss.compress_backlog, "hook_backlog",
+			 (json_int_t)ss.hook_backlog, "sealed_on_disk",
 			 (json_int_t)ss.sealed_on_disk, "bytes_on_disk",
 			 (json_int_t)ss.bytes_on_disk, "stopped",
 			 (int)ss.stopped);

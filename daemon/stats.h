@@ -48,6 +48,10 @@
  *                    compress_failures, deleted_by_retention, hooks_run,
  *                    hook_failures, hooks_skipped, write_errors,
  *                    index_errors, sealed_without_index (VNI index),
+ *                    records_lost (in segments removed before their seal),
+ *                    dir_recreated (the removed directory made again),
+ *                    compress_backlog, hook_backlog (segments queued for
+ *                    or in gzip / a hook now: gauges),
  *                    sealed_on_disk, bytes_on_disk, stopped (bool)
  *   disk             total_bytes, free_bytes, available_bytes (statvfs of
  *                    the segment directory)

@@ -552,6 +552,9 @@ static void vnix_seal(struct mt_segmenter *sg, struct mt_segment *seg,
 		       sg->cfg.dir, name, why);
 }
 
+static int seal_rename(struct mt_segmenter *sg, struct mt_segment *seg,
+		       bool first);
+
 /*
  * Cuts the file to whole records, fsyncs, renames to its final name and
  * fsyncs the directory.  On a failed flush the file ends at the lowest
@@ -602,25 +605,82 @@ static int segment_seal(struct mt_segmenter *sg, struct mt_segment *seg)
 	}
 	final_name(sg, first, name, sizeof(name));
 	vnix_seal(sg, seg, end, packets, verify, name);
-	if (renameat(sg->dirfd, seg->part, sg->dirfd, name) < 0) {
-		err = -errno;
-		log_write_error(sg, "rename to its final name", seg->part, err);
-		/* The .part stays; the next start recovers it. */
-		goto out;
-	}
-	if (fsync(sg->dirfd) < 0) {
-		err = -errno;
-		log_write_error(sg, "fsync of the directory", name, err);
-	}
-	sg->st.segments_sealed++;
-	sg->rescan = true;
-	mt_log(MT_LOG_DEBUG,
-	       "sealed %s/%s: %" PRIu64 " records, %" PRIu64 " bytes",
-	       sg->cfg.dir, name, packets, end);
-	mt_segbg_submit(sg->bg, name);
+	snprintf(seg->final, sizeof(seg->final), "%s", name);
+	seg->seal_packets = packets;
+	err = seal_rename(sg, seg, true);
+	if (err == -EAGAIN)
+		return err; /* kept for retry_seals() */
 out:
 	segment_free(seg);
 	return err;
+}
+
+/*
+ * The last step of a seal: the rename to the final name, then the
+ * directory's fsync.  A directory that refuses it for now (read-only,
+ * chattr +i: found by tests/faults/sc_outdir.sh) keeps the segment on the
+ * unsealed list for the next tick, as it would otherwise stay a .part until
+ * a restart, and be lost with the directory if that went first; -EAGAIN
+ * then.  ENOENT: the file went with a removed directory; its records are
+ * counted as lost.
+ */
+static int seal_rename(struct mt_segmenter *sg, struct mt_segment *seg,
+		       bool first)
+{
+	int err = 0;
+
+	if (renameat(sg->dirfd, seg->part, sg->dirfd, seg->final) < 0) {
+		err = -errno;
+		if (err == -ENOENT) {
+			log_write_error(sg, "rename to its final name",
+					seg->part, err);
+			sg->st.records_lost += seg->seal_packets;
+			mt_log(MT_LOG_ERROR,
+			       "segment %s/%s was removed before it was "
+			       "sealed: %" PRIu64 " records lost",
+			       sg->cfg.dir, seg->part, seg->seal_packets);
+			return err;
+		}
+		/* Counted each try: /healthz stays failed while it lasts. */
+		__atomic_fetch_add(&sg->write_errors, 1, __ATOMIC_RELAXED);
+		if (first)
+			mt_log(MT_LOG_ERROR,
+			       "segment %s/%s: rename to its final name failed: "
+			       "%s; trying again every tick",
+			       sg->cfg.dir, seg->part, strerror(-err));
+		seg->next = sg->unsealed;
+		sg->unsealed = seg;
+		return -EAGAIN;
+	}
+	if (fsync(sg->dirfd) < 0) {
+		err = -errno;
+		log_write_error(sg, "fsync of the directory", seg->final, err);
+	}
+	if (!first) {
+		/* The index could not be renamed either; it is not trusted. */
+		unlinkat(sg->dirfd, seg->vnix_part, 0);
+		mt_log(MT_LOG_INFO, "segment %s/%s sealed at last", sg->cfg.dir,
+		       seg->final);
+	}
+	sg->st.segments_sealed++;
+	sg->rescan = true;
+	mt_log(MT_LOG_DEBUG, "sealed %s/%s: %" PRIu64 " records", sg->cfg.dir,
+	       seg->final, seg->seal_packets);
+	mt_segbg_submit(sg->bg, seg->final);
+	return err;
+}
+
+/* Seals again what a refusing directory left unsealed. */
+static void retry_seals(struct mt_segmenter *sg)
+{
+	struct mt_segment *seg = sg->unsealed, *next;
+
+	sg->unsealed = NULL;
+	for (; seg; seg = next) {
+		next = seg->next;
+		if (seal_rename(sg, seg, false) != -EAGAIN)
+			segment_free(seg);
+	}
 }
 
 /* Seals retiring segments in order, as long as no writer holds the head. */
@@ -987,7 +1047,7 @@ static int recover(struct mt_segmenter *sg)
 	uint64_t seq, t;
 	DIR *d;
 	int fd, err = 0;
-	bool gz;
+	bool gz, removed_raw = false;
 
 	fd = openat(sg->dirfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
@@ -1002,11 +1062,25 @@ static int recover(struct mt_segmenter *sg)
 		if (len >= MT_SEG_NAME_MAX)
 			continue;
 		if (mt_segment_parse_name(sg->cfg.prefix, de->d_name, &seq, &t,
-					  NULL)) {
+					  &gz)) {
 			if (seq > sg->seq)
 				sg->seq = seq;
 			if (t > sg->name_time)
 				sg->name_time = t;
+			/*
+			 * The compressor renames NAME.pcap.gz into place
+			 * (fsynced, so whole) before it removes NAME.pcap: a
+			 * crash between the two left the segment twice.
+			 */
+			snprintf(raw, sizeof(raw), "%.*s", (int)(len - 3),
+				 de->d_name);
+			if (gz && !unlinkat(sg->dirfd, raw, 0)) {
+				mt_log(MT_LOG_INFO,
+				       "recovery: removed %s/%s, which %s "
+				       "already holds",
+				       sg->cfg.dir, raw, de->d_name);
+				removed_raw = true;
+			}
 			continue;
 		}
 		if (!is_part(sg->cfg.prefix, de->d_name, &gz))
@@ -1036,6 +1110,9 @@ static int recover(struct mt_segmenter *sg)
 		nparts++;
 	}
 	closedir(d);
+	if (removed_raw && fsync(sg->dirfd) < 0)
+		log_write_error(sg, "fsync of the directory", sg->cfg.dir,
+				-errno);
 
 	for (i = 0; i < nparts; i++) {
 		parts[i].fd =
@@ -1131,6 +1208,77 @@ static bool rotation_due(struct mt_segmenter *sg, struct mt_segment *cur,
 	return false;
 }
 
+static int mkdir_p(const char *dir);
+
+/*
+ * The segment directory can be removed under a running daemon (rm -rf by
+ * hand, a clean-up job).  Every segment opened after that would fail with
+ * ENOENT until a restart (found by tests/faults/sc_outdir.sh), so each tick
+ * looks whether the directory is still linked; once it is not, the
+ * directory is made again (0750, or whatever was made meanwhile under that
+ * path is taken), locked, and used from the next segment on, which starts
+ * now.  The open segment went with the old directory: its records are
+ * counted as lost when its seal fails.  The old descriptor stays open until
+ * the end, as a compression job may still hold it.
+ */
+static void follow_dir(struct mt_segmenter *sg)
+{
+	struct mt_segment *next;
+	struct stat st;
+	int fd, err;
+
+	if (fstat(sg->dirfd, &st) < 0 || st.st_nlink > 0)
+		return;
+	if (mkdir(sg->cfg.dir, 0750) < 0 && errno != EEXIST) {
+		err = errno == ENOENT ? mkdir_p(sg->cfg.dir) : -errno;
+		if (!err && chmod(sg->cfg.dir, 0750) < 0)
+			err = -errno;
+		if (err) {
+			log_write_error(sg,
+					"making the removed directory again",
+					".", err);
+			return;
+		}
+	}
+	fd = open(sg->cfg.dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0) {
+		log_write_error(sg, "opening the directory made again", ".",
+				-errno);
+		return;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		mt_log(MT_LOG_ERROR,
+		       "segment directory %s was removed and is now in use by "
+		       "another process; not writing there",
+		       sg->cfg.dir);
+		close(fd);
+		return;
+	}
+	if (sg->nold_dirfds == MT_OLD_DIRFDS) {
+		/* Jobs that old are long finished. */
+		close(sg->old_dirfds[0]);
+		memmove(sg->old_dirfds, sg->old_dirfds + 1,
+			sizeof(sg->old_dirfds[0]) * (MT_OLD_DIRFDS - 1));
+		sg->nold_dirfds--;
+	}
+	sg->old_dirfds[sg->nold_dirfds++] = sg->dirfd;
+	sg->dirfd = fd;
+	mt_segbg_set_dirfd(sg->bg, fd);
+	sg->st.dir_recreated++;
+	sg->rescan = true;
+	mt_log(MT_LOG_WARN,
+	       "segment directory %s was removed under the daemon; capture "
+	       "goes on in a new one made at the same path (what the open "
+	       "segment held is lost)",
+	       sg->cfg.dir);
+	err = segment_open(sg, &next);
+	if (err) {
+		log_write_error(sg, "creating a segment in", ".", err);
+		next = NULL;
+	}
+	retire_current(sg, next, -EIO);
+}
+
 int mt_segmenter_tick(struct mt_segmenter *sg, uint64_t now_ns)
 {
 	struct mt_segment *cur, *next;
@@ -1143,6 +1291,8 @@ int mt_segmenter_tick(struct mt_segmenter *sg, uint64_t now_ns)
 		sg->bg_changes = changes;
 		sg->rescan = true;
 	}
+	follow_dir(sg);
+	retry_seals(sg);
 	cur = sg->cur;
 	if (cur && rotation_due(sg, cur, now_ns)) {
 		err = segment_open(sg, &next);
@@ -1266,6 +1416,8 @@ void mt_segmenter_stats(struct mt_segmenter *sg, struct mt_segmenter_stats *out)
 	out->hooks_run = b.hooks_run;
 	out->hook_failures = b.hook_failures;
 	out->hooks_skipped = b.hooks_skipped;
+	out->compress_backlog = b.compress_backlog;
+	out->hook_backlog = b.hook_backlog;
 }
 
 void mt_segmenter_drain(struct mt_segmenter *sg)
@@ -1393,9 +1545,19 @@ void mt_segmenter__destroy(struct mt_segmenter *sg)
 		       sg->writers);
 	retire_current(sg, NULL, -ESHUTDOWN);
 	seal_ready(sg, true);
+	retry_seals(sg);
+	/* Still refused: the .part files stay for the next start. */
+	while (sg->unsealed) {
+		struct mt_segment *seg = sg->unsealed;
+
+		sg->unsealed = seg->next;
+		segment_free(seg);
+	}
 	pthread_mutex_unlock(&sg->lock);
 	mt_segbg__destroy(sg->bg, sg->cfg.hook_timeout);
 	close(sg->dirfd);
+	for (unsigned i = 0; i < sg->nold_dirfds; i++)
+		close(sg->old_dirfds[i]);
 	pthread_mutex_destroy(&sg->lock);
 	free(sg);
 }

@@ -233,6 +233,15 @@ void mt_segbg_stats(struct mt_segbg *bg, struct mt_segbg_stats *out)
 {
 	pthread_mutex_lock(&bg->lock);
 	*out = bg->st;
+	out->compress_backlog = bg->cq.len + (bg->compressing[0] ? 1 : 0);
+	out->hook_backlog = bg->hq.len + bg->nrunning;
+	pthread_mutex_unlock(&bg->lock);
+}
+
+void mt_segbg_set_dirfd(struct mt_segbg *bg, int dirfd)
+{
+	pthread_mutex_lock(&bg->lock);
+	bg->dirfd = dirfd;
 	pthread_mutex_unlock(&bg->lock);
 }
 
@@ -248,8 +257,8 @@ uint64_t mt_segbg_changes(struct mt_segbg *bg)
 
 /* ------------------------------------------------------------ compression */
 
-static int gzip_file(struct mt_segbg *bg, const char *name, int level,
-		     char *gzname, size_t gzsize)
+static int gzip_file(int dirfd, const char *name, int level, char *gzname,
+		     size_t gzsize)
 {
 	char part[MT_SEG_NAME_MAX + 16];
 	uint8_t *buf = NULL;
@@ -260,10 +269,10 @@ static int gzip_file(struct mt_segbg *bg, const char *name, int level,
 
 	snprintf(gzname, gzsize, "%s.gz", name);
 	snprintf(part, sizeof(part), ".%s.gz.part", name);
-	in = openat(bg->dirfd, name, O_RDONLY | O_CLOEXEC);
+	in = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
 	if (in < 0)
 		return -errno;
-	out = openat(bg->dirfd, part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
+	out = openat(dirfd, part, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		     0640);
 	if (out < 0) {
 		err = -errno;
@@ -296,16 +305,16 @@ static int gzip_file(struct mt_segbg *bg, const char *name, int level,
 		err = -EIO;
 	if (!err && fsync(out) < 0)
 		err = -errno;
-	if (!err && renameat(bg->dirfd, part, bg->dirfd, gzname) < 0)
+	if (!err && renameat(dirfd, part, dirfd, gzname) < 0)
 		err = -errno;
-	if (!err && fsync(bg->dirfd) < 0)
+	if (!err && fsync(dirfd) < 0)
 		err = -errno;
-	if (!err && unlinkat(bg->dirfd, name, 0) < 0)
+	if (!err && unlinkat(dirfd, name, 0) < 0)
 		err = -errno;
 	if (!err)
 		goto out_out;
 out_unlink:
-	unlinkat(bg->dirfd, part, 0);
+	unlinkat(dirfd, part, 0);
 out_out:
 	close(out);
 out_in:
@@ -319,7 +328,7 @@ static void *compressor_main(void *arg)
 	struct mt_segbg *bg = arg;
 	char gzname[MT_SEG_NAME_MAX + 8];
 	struct bg_item *it;
-	int level, err;
+	int level, dirfd, err;
 
 	/* Reads and writes segment files: nothing beyond file access. */
 	mt_caps_limit(MT_CAPS_FILES);
@@ -336,9 +345,10 @@ static void *compressor_main(void *arg)
 		snprintf(bg->compressing, sizeof(bg->compressing), "%s",
 			 it->name);
 		level = bg->level;
+		dirfd = bg->dirfd;
 		pthread_mutex_unlock(&bg->lock);
 
-		err = gzip_file(bg, it->name, level, gzname, sizeof(gzname));
+		err = gzip_file(dirfd, it->name, level, gzname, sizeof(gzname));
 		if (err)
 			mt_log(MT_LOG_ERROR,
 			       "compressing segment %s/%s failed: %s (the raw file is kept)",

@@ -66,7 +66,10 @@ struct mt_segment {
 	bool nanosecond;
 	char part[MT_SEG_NAME_MAX];
 	char vnix_part[MT_SEG_NAME_MAX];
-	struct mt_segment *next; /* retiring list */
+	/* A seal whose rename failed (read-only directory): tried again. */
+	char final[MT_SEG_NAME_MAX];
+	uint64_t seal_packets;
+	struct mt_segment *next; /* retiring or unsealed list */
 };
 
 /* The record header, inline for the writer's hot path. */
@@ -91,6 +94,7 @@ struct mt_segbg;
 struct mt_segbg_stats {
 	uint64_t compressed, compress_failures;
 	uint64_t hooks_run, hook_failures, hooks_skipped;
+	uint64_t compress_backlog, hook_backlog; /* queued + running now */
 };
 
 struct mt_segbg *mt_segbg__create(const char *dir, int dirfd,
@@ -114,6 +118,14 @@ void mt_segbg_drain(struct mt_segbg *bg);
 void mt_segbg_stats(struct mt_segbg *bg, struct mt_segbg_stats *out);
 /* Bumped whenever a file in dir changed (compressed): rescan retention. */
 uint64_t mt_segbg_changes(struct mt_segbg *bg);
+/*
+ * The directory was made again under the same path: work there from the
+ * next job on.  The caller keeps the old descriptor open (a job may still
+ * use it) until mt_segbg__destroy() has returned.
+ */
+void mt_segbg_set_dirfd(struct mt_segbg *bg, int dirfd);
+
+#define MT_OLD_DIRFDS 8
 
 struct mt_segmenter {
 	/* Read by workers on every append / follow. */
@@ -130,7 +142,11 @@ struct mt_segmenter {
 	pthread_mutex_t lock __attribute__((aligned(64)));
 	struct mt_segment_config cfg;
 	int dirfd;
+	/* Descriptors of removed directories (see follow_dir()). */
+	int old_dirfds[MT_OLD_DIRFDS];
+	unsigned nold_dirfds;
 	struct mt_segment *retiring, **retiring_tail;
+	struct mt_segment *unsealed; /* renames to retry, see retry_seals() */
 	uint64_t seq; /* last SEQ used in a final name */
 	uint64_t name_time; /* seconds in the last final name */
 	uint64_t part_serial; /* for ".PREFIX-open-N.pcap.part" */

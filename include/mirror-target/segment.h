@@ -78,6 +78,14 @@ struct mt_segmenter_stats {
 	uint64_t write_errors; /* pwrite/fsync/rename failures */
 	uint64_t index_errors; /* VNI index writes that failed */
 	uint64_t sealed_without_index; /* because of those */
+	/*
+	 * Records of segments that vanished before they could be sealed (the
+	 * directory was removed under the daemon): written, then lost.
+	 */
+	uint64_t records_lost;
+	uint64_t dir_recreated; /* times the removed directory was made again */
+	uint64_t compress_backlog; /* sealed segments waiting for gzip, or in it */
+	uint64_t hook_backlog; /* sealed segments waiting for a hook, or in one */
 	uint64_t bytes_on_disk; /* sealed segments we manage */
 	uint64_t sealed_on_disk; /* how many */
 	bool stopped; /* writing stopped (full, stop mode) */

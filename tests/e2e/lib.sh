@@ -484,6 +484,50 @@ PY
 }
 
 # tshark, without its warning about running as root.
+# mt_ordinary_ok: ICMP echo and a TCP exchange from NS_SRC to the target's
+# own address (the kernel's traffic, which XDP must pass untouched): 0 when
+# both work.
+mt_ordinary_ok() {
+	local srv port=$((8000 + RANDOM % 1000))
+	ip netns exec "$NS_TGT" "$MT_PYTHON" - "$MT_OUTER_TGT" "$port" <<'PY' &
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(1)
+s.settimeout(10)
+c, _ = s.accept()
+c.sendall(c.recv(100).upper())
+c.close()
+PY
+	srv=$!
+	sleep 0.3
+	if ! ip netns exec "$NS_SRC" "$MT_PYTHON" - "$MT_OUTER_TGT" "$port" <<'PY'; then
+import socket, struct, sys
+dst = sys.argv[1]
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF); s += s >> 16
+    return ~s & 0xFFFF
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r.settimeout(2)
+hdr = struct.pack("!BBHHH", 8, 0, 0, 0x4654, 1) + b"ping"
+r.sendto(struct.pack("!BBHHH", 8, 0, csum(hdr), 0x4654, 1) + b"ping", (dst, 0))
+while True:
+    data, _ = r.recvfrom(200)
+    if data[20] == 0 and data[24:26] == b"\x46\x54":
+        break
+t = socket.create_connection((dst, int(sys.argv[2])), timeout=3)
+t.sendall(b"hello")
+assert t.recv(100) == b"HELLO"
+PY
+		kill "$srv" 2>/dev/null
+		wait "$srv" 2>/dev/null
+		return 1
+	fi
+	wait "$srv"
+}
+
 mt_tshark() {
 	tshark "$@" 2> >(grep -v 'could be dangerous' >&2 || true)
 }

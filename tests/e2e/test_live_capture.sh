@@ -50,43 +50,6 @@ counter() {
 	printf '%s\n' "$v"
 }
 
-# ICMP echo and a TCP exchange to the target's own address: the kernel's.
-ordinary_traffic_works() {
-	ip netns exec "$NS_TGT" "$MT_PYTHON" - "$MT_OUTER_TGT" <<'PY' &
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], 8080))
-s.listen(1)
-s.settimeout(10)
-c, _ = s.accept()
-c.sendall(c.recv(100).upper())
-c.close()
-PY
-	local srv=$!
-	sleep 0.3
-	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$MT_OUTER_TGT" <<'PY' || { kill $srv 2>/dev/null; return 1; }
-import socket, struct, sys, time
-dst = sys.argv[1]
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xFFFF); s += s >> 16
-    return ~s & 0xFFFF
-r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-r.settimeout(2)
-hdr = struct.pack("!BBHHH", 8, 0, 0, 0x1234, 1) + b"ping"
-r.sendto(struct.pack("!BBHHH", 8, 0, csum(hdr), 0x1234, 1) + b"ping", (dst, 0))
-while True:
-    data, _ = r.recvfrom(200)
-    if data[20] == 0 and data[24:26] == b"\x12\x34":
-        break
-t = socket.create_connection((dst, 8080), timeout=3)
-t.sendall(b"hello")
-assert t.recv(100) == b"HELLO"
-PY
-	wait $srv
-}
-
 # pcap_hex FILE...: one line per unicast record, the hex of the frame, sorted.
 pcap_hex() {
 	"$MT_PYTHON" - "$@" <<'PY' | sort
@@ -137,7 +100,7 @@ for ((i = 0; i < 100; i++)); do
 done
 mt_send_inner "$N" 2 >"$MT_TMP/sent.txt"
 SENT=$((6 * N))
-ordinary_traffic_works || fail "ICMP echo / TCP to $MT_OUTER_TGT failed while XDP is attached"
+mt_ordinary_ok || fail "ICMP echo / TCP to $MT_OUTER_TGT failed while XDP is attached"
 log "ordinary traffic (ICMP echo, TCP) to $MT_OUTER_TGT works while attached"
 sleep 0.5
 kill -INT "$TCPDUMP"
@@ -252,7 +215,7 @@ sleep 0.5 # idle flush: the records reach the .part file
 mt_daemon_stop KILL
 [ -n "$(find "$OUT3" -name '.*.part')" ] || fail "kill -9 left no .part file"
 xdp_attached || log "note: the kernel took the XDP program off with the process"
-ordinary_traffic_works || fail "ordinary traffic broken after kill -9"
+mt_ordinary_ok || fail "ordinary traffic broken after kill -9"
 log "after kill -9: ordinary traffic still works"
 daemon_start run4 --output-dir "$OUT3"
 mt_daemon_stop TERM

@@ -652,3 +652,73 @@ Test(segment, tshark_reads_microsecond_segments)
 {
 	tshark_check(false);
 }
+
+/*
+ * A crash between the compressor's rename of NAME.pcap.gz into place and its
+ * unlink of NAME.pcap left the segment twice (tests/faults, crash at
+ * "gz-renamed"): the next start keeps the finished .gz only.
+ */
+Test(segment, recovery_drops_raw_copy_of_compressed_segment)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter *sg;
+	struct listing l;
+	char raw[512], gz[520];
+	int fd;
+
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
+	{
+		struct mt_writer *w = mt_writer__create(sg, 0);
+
+		put(w, BASE_NS, NS / 10, 5);
+		mt_writer__destroy(w);
+	}
+	mt_segmenter__destroy(sg);
+	list_dir(&l);
+	cr_assert_eq(l.n, 1);
+	snprintf(raw, sizeof(raw), "%s/%s", mt_fx_tmp, l.names[0]);
+	snprintf(gz, sizeof(gz), "%s.gz", raw);
+	/* What the compressor had renamed into place (content not read). */
+	fd = open(gz, O_WRONLY | O_CREAT | O_EXCL, 0640);
+	cr_assert_geq(fd, 0);
+	close(fd);
+	list_free(&l);
+
+	sg = mt_fx_seg_create(&cfg);
+	cr_assert_neq(access(raw, F_OK), 0, "the raw copy is removed");
+	cr_assert_eq(access(gz, F_OK), 0, "the .gz is kept");
+	mt_segmenter__destroy(sg);
+}
+
+/*
+ * The directory removed under a running segmenter (rm -rf): the next tick
+ * makes it again and writing goes on there; what the open segment held is
+ * counted as lost when its seal fails.
+ */
+Test(segment, removed_directory_is_made_again)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter_stats st;
+	struct mt_segmenter *sg;
+	struct mt_writer *w;
+	struct listing l;
+
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
+	w = mt_writer__create(sg, 0);
+	put(w, BASE_NS, NS / 10, 4); /* into the segment about to vanish */
+	mt_fx_rmtree(mt_fx_tmp);
+	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS + NS), 0);
+	put(w, BASE_NS + 2 * NS, NS / 10, 6); /* follows into the new one */
+	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS + 3 * NS), -ENOENT);
+	mt_segmenter_stats(sg, &st);
+	cr_assert_eq(st.dir_recreated, 1);
+	cr_assert_eq(st.records_lost, 4);
+	mt_writer__destroy(w);
+	mt_segmenter__destroy(sg);
+	list_dir(&l);
+	cr_assert_eq(l.n, 1, "one segment in the directory made again");
+	cr_assert_eq(records_in(l.names[0]), 6);
+	list_free(&l);
+}

@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-only
+#
+# Fault scenario "soak": the numbered stream at a steady FT_RATE for
+# FT_SOAK seconds (300; 3600 on demand) with 1 MiB segments, gzip and an
+# on-seal hook, so rotation, sealing, compression and hooks all keep
+# turning.  Every 10 s the daemon's VmRSS (/proc/PID/status) and open file
+# descriptors (/proc/PID/fd) are sampled.  Checked:
+#   - flat: after a warm-up of the first fifth, RSS of the last third is
+#     within 4 MiB of the first third, and the fd count within 8;
+#   - counters consistent: XDP redirected = frames received = decapsulated
+#     = accepted + rejected + unmatched, written + writer drops = accepted;
+#   - every number sent is in a sealed segment or a named drop counter.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+SOAK=${FT_SOAK:-300}
+RATE=${FT_RATE:-1000}
+
+ft_require_lab
+mt_topology_create 2
+
+OUT=$MT_TMP/seg
+CONF=$MT_TMP/d.conf
+printf '%s\n' '#!/bin/sh' "echo \"\$1\" >>'$MT_TMP/hooks.log'" >"$MT_TMP/hook.sh"
+chmod +x "$MT_TMP/hook.sh"
+ft_config "$CONF" "$OUT" output.rotate_size=1M output.compress=yes \
+	output.compress_level=6 "output.hook=$MT_TMP/hook.sh \"\$1\""
+ft_daemon_start d "$CONF"
+ft_sender_start s "$RATE"
+
+: >"$MT_TMP/samples"
+end=$((SECONDS + SOAK))
+while [ "$SECONDS" -lt "$end" ]; do
+	sleep 10
+	kill -0 "$DPID" 2>/dev/null || fail "mirror-targetd died during the soak"
+	rss=$(awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status")
+	fds=$(find "/proc/$DPID/fd" -mindepth 1 -maxdepth 1 | wc -l)
+	printf '%s %s %s\n' "$SECONDS" "$rss" "$fds" >>"$MT_TMP/samples"
+done
+ft_wind_down
+ft_check "$DRC" "exit status after SIGTERM: $DRC"
+
+read -r FLAT RSS0 RSS1 FD0 FD1 < <("$MT_PYTHON" - "$MT_TMP/samples" <<'PY'
+import sys
+s = [tuple(map(int, l.split())) for l in open(sys.argv[1]) if l.strip()]
+s = s[len(s) // 5:] or s
+k = max(1, len(s) // 3)
+a, b = s[:k], s[-k:]
+avg = lambda v: sum(v) / len(v)
+r0, r1 = avg([x[1] for x in a]), avg([x[1] for x in b])
+f0, f1 = avg([x[2] for x in a]), avg([x[2] for x in b])
+flat = int(r1 - r0 <= 4096 and abs(f1 - f0) <= 8 and max(x[2] for x in s) - min(x[2] for x in s) <= 16)
+print(flat, int(r0), int(r1), int(f0), int(f1))
+PY
+)
+[ "$FLAT" = 1 ] || ft_check 1 "not flat: VmRSS $RSS0 -> $RSS1 kB, fds $FD0 -> $FD1"
+read -r RED FR DEC ACC REJ UNM WR DROPS < <(ft_json "$MT_TMP/final.json" \
+	xdp.redirected totals.frames totals.decap_ok filter.accepted filter.rejected \
+	filter.unmatched writer.records writer.dropped_disk_full | xargs)
+DROPS=$(ft_writer_drops "$MT_TMP/final.json")
+[ "$RED" = "$FR" ] || ft_check 1 "XDP redirected $RED != frames received $FR"
+[ "$FR" = "$DEC" ] || ft_check 1 "frames $FR != decapsulated $DEC"
+[ "$DEC" = "$((ACC + REJ + UNM))" ] || ft_check 1 "decapsulated $DEC != accepted $ACC + rejected $REJ + unmatched $UNM"
+[ "$ACC" = "$((WR + DROPS))" ] || ft_check 1 "accepted $ACC != written $WR + writer drops $DROPS"
+ft_read_segments "$MT_TMP/got" "$OUT"
+ft_account "$SENT" "$MT_TMP/got" "$DROPS"
+[ "$ACC" -ge "$SENT" ] || ft_check 1 "accepted $ACC < sent $SENT"
+ft_note "$SOAK s at $RATE/s: VmRSS $RSS0 -> $RSS1 kB, fds $FD0 -> $FD1 (first vs last third after warm-up); redirected $RED = decapsulated $DEC = accepted $ACC + unmatched $UNM; written $WR"
+ft_result "$SENT" "$FT_CAPTURED" "$DROPS" "$FT_LOST" "$FT_DUPS" "$FT_CORRUPT"
+ft_finish
