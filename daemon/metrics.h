@@ -11,7 +11,9 @@
  *                  MT_HEALTH_STUCK_S seconds, the segment directory is
  *                  writable and no segment write failed and no packet was
  *                  dropped for disk full or I/O errors within
- *                  MT_HEALTH_ERROR_WINDOW_S seconds, and writing has not
+ *                  MT_HEALTH_ERROR_WINDOW_S seconds (or, sooner, records
+ *                  were written again and no failure came for a few
+ *                  seconds: see metrics.c), and writing has not
  *                  stopped (on_full = stop).  503 and one line saying why
  *                  otherwise.  The probe of an AWS Network Load Balancer
  *                  spreading mirrored traffic over several targets.
