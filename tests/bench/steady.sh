@@ -27,7 +27,8 @@
 #               buffers), not by the traffic: after the first minute it may
 #               not grow by more than 2 % (reported, and the exit status).
 #
-# Prints a table and writes it to tests/bench/STEADY_RESULTS.md.  Defaults:
+# Prints a table and writes it to tests/bench/STEADY_RESULTS.md (or
+# $MT_STEADY_RESULTS); --rss-seconds 0 skips the last phase.  Defaults:
 # 20 rotations, 600 s of RSS sampling (the issue's 10 minutes), 64-byte
 # inner frames, ring_size 2048.  mirror-loadgen sends paced traffic in
 # bursts of 5 ms at full speed (see its --rate); with the default rings a
@@ -49,7 +50,7 @@ while [ $# -gt 0 ]; do
 	--size) SIZE=$2 && shift ;;
 	--ring) RING=$2 && shift ;;
 	-h | --help)
-		sed -n '3,36p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,37p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -60,7 +61,7 @@ while [ $# -gt 0 ]; do
 	shift
 done
 
-RESULTS=$MT_SOURCE_DIR/tests/bench/STEADY_RESULTS.md
+RESULTS=${MT_STEADY_RESULTS:-$MT_SOURCE_DIR/tests/bench/STEADY_RESULTS.md}
 
 mt_require_root
 mt_require_cmd ip capinfos
@@ -212,30 +213,34 @@ rm -rf "$WORK/out"
 
 # ---- rss ---------------------------------------------------------------------------
 
-write_config rss "rotate_size = 64M
-keep_bytes = 1G"
-start_daemon rss "$WORK/out"
-send "$RSS_SECONDS" >"$WORK/rss.json" &
-GEN=$!
-: >"$WORK/rss.samples"
-for ((t = 0; t <= RSS_SECONDS; t += 5)); do
-	echo "$t $(awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status") $(ls "/proc/$DPID/fd" | wc -l)" \
-		>>"$WORK/rss.samples"
-	sleep 5
-done
-wait "$GEN" || fail "mirror-loadgen failed"
-status_json >"$WORK/rss.status"
-stop_daemon
-RSS_SENT=$(json_get "$WORK/rss.json" 'j["frames_sent"]')
-RSS_RECV=$(json_get "$WORK/rss.status" 'sum(w["frames"] for w in j["workers"])')
-RSS_DELETED=$(json_get "$WORK/rss.status" 'j["segments"]["deleted_by_retention"]' 2>/dev/null || echo "?")
-# First sample after a minute (or the middle one on short runs) vs the rest.
-read -r RSS_BASE RSS_MAX RSS_LAST FD_MIN FD_MAX < <(awk -v skip=$((RSS_SECONDS >= 120 ? 60 : RSS_SECONDS / 2)) '
-	$1 >= skip { if (base == "") base = $2; if ($2 > max) max = $2; last = $2
-	             if (fmin == "" || $3 < fmin) fmin = $3; if ($3 > fmax) fmax = $3 }
-	END { print base, max, last, fmin, fmax }' "$WORK/rss.samples")
-RSS_GROWTH=$(awk -v b="$RSS_BASE" -v m="$RSS_MAX" 'BEGIN { printf "%.2f", (m - b) * 100 / b }')
-log "rss: $RSS_SECONDS s at saturation, received $RSS_RECV of $RSS_SENT; VmRSS $RSS_BASE -> max $RSS_MAX KiB (+$RSS_GROWTH %), fds $FD_MIN..$FD_MAX, segments deleted by retention: $RSS_DELETED"
+RSS_ROW="| rss | skipped (--rss-seconds 0) | |"
+RSS_GROWTH=0
+if [ "$RSS_SECONDS" -gt 0 ]; then
+	write_config rss "$(printf 'rotate_size = 64M\nkeep_bytes = 1G')"
+	start_daemon rss "$WORK/out"
+	send "$RSS_SECONDS" >"$WORK/rss.json" &
+	GEN=$!
+	: >"$WORK/rss.samples"
+	for ((t = 0; t <= RSS_SECONDS; t += 5)); do
+		echo "$t $(awk '/^VmRSS:/ { print $2 }' "/proc/$DPID/status") $(ls "/proc/$DPID/fd" | wc -l)" \
+			>>"$WORK/rss.samples"
+		sleep 5
+	done
+	wait "$GEN" || fail "mirror-loadgen failed"
+	status_json >"$WORK/rss.status"
+	stop_daemon
+	RSS_SENT=$(json_get "$WORK/rss.json" 'j["frames_sent"]')
+	RSS_RECV=$(json_get "$WORK/rss.status" 'sum(w["frames"] for w in j["workers"])')
+	RSS_DELETED=$(json_get "$WORK/rss.status" 'j["segments"]["deleted_by_retention"]' 2>/dev/null || echo "?")
+	# First sample after a minute (or the middle one on short runs) vs the rest.
+	read -r RSS_BASE RSS_MAX RSS_LAST FD_MIN FD_MAX < <(awk -v skip=$((RSS_SECONDS >= 120 ? 60 : RSS_SECONDS / 2)) '
+		$1 >= skip { if (base == "") base = $2; if ($2 > max) max = $2; last = $2
+		             if (fmin == "" || $3 < fmin) fmin = $3; if ($3 > fmax) fmax = $3 }
+		END { print base, max, last, fmin, fmax }' "$WORK/rss.samples")
+	RSS_GROWTH=$(awk -v b="$RSS_BASE" -v m="$RSS_MAX" 'BEGIN { printf "%.2f", (m - b) * 100 / b }')
+	log "rss: $RSS_SECONDS s at saturation, received $RSS_RECV of $RSS_SENT; VmRSS $RSS_BASE -> max $RSS_MAX KiB (+$RSS_GROWTH %), fds $FD_MIN..$FD_MAX, segments deleted by retention: $RSS_DELETED"
+	RSS_ROW="| rss | $RSS_SECONDS s unpaced, 64 MiB segments, retention 1 GiB | VmRSS $RSS_BASE KiB after warm-up, max $RSS_MAX, last $RSS_LAST (**+$RSS_GROWTH %**); open fds $FD_MIN..$FD_MAX; received $RSS_RECV of $RSS_SENT |"
+fi
 
 # ---- report -------------------------------------------------------------------------
 
@@ -248,7 +253,7 @@ log "rss: $RSS_SECONDS s at saturation, received $RSS_RECV of $RSS_SENT; VmRSS $
 	echo "|---|---|---|"
 	echo "| saturation | 5 s unpaced, ${SIZE}-byte inner frames, 10 rules | $SAT_PPS pps received ($SAT_RECV of $SAT_SENT sent) |"
 	echo "| rotation | $ROT_SEGS one-second segments at $HALF pps (half of saturation) | sent $ROT_SENT, in sealed segments $ROT_GOT, counted drops $ROT_DROPS ($ROT_CAUSES), **lost $ROT_LOST** |"
-	echo "| rss | $RSS_SECONDS s unpaced, 64 MiB segments, retention 1 GiB | VmRSS $RSS_BASE KiB after warm-up, max $RSS_MAX, last $RSS_LAST (**+$RSS_GROWTH %**); open fds $FD_MIN..$FD_MAX; received $RSS_RECV of $RSS_SENT |"
+	echo "$RSS_ROW"
 } | tee "$RESULTS"
 
 [ "$ROT_LOST" -eq 0 ] || fail "$ROT_LOST frames lost across rotations"
