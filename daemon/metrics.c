@@ -338,6 +338,21 @@ static void writer_segments_disk(FILE *out, const json_t *st)
 		  "Times the removed segment directory was made again." },
 	};
 	static const struct {
+		const char *key, *name, *help;
+	} seg_now[] = {
+		{ "sealed_on_disk", "segments_on_disk",
+		  "Sealed segments in the directory." },
+		{ "bytes_on_disk", "segments_on_disk_bytes",
+		  "Bytes of sealed segments in the directory." },
+		{ "compress_backlog", "segments_compress_backlog",
+		  "Sealed segments waiting for gzip or in it." },
+		{ "hook_backlog", "segments_hook_backlog",
+		  "Sealed segments waiting for a hook or in one." },
+		{ "stopped", "segments_stopped",
+		  "1 while writing is stopped (retention limit, on_full = "
+		  "stop)." },
+	};
+	static const struct {
 		const char *key, *reason;
 	} drops[] = { { "dropped_disk_full", "disk_full" },
 		      { "dropped_stopped", "stopped" },
@@ -365,21 +380,9 @@ static void writer_segments_disk(FILE *out, const json_t *st)
 	for (size_t i = 0; i < sizeof(seg) / sizeof(seg[0]); i++)
 		scalar(out, seg[i].name, "counter", seg[i].help,
 		       json_object_get(s, seg[i].key));
-	scalar(out, "segments_on_disk", "gauge",
-	       "Sealed segments in the directory.",
-	       json_object_get(s, "sealed_on_disk"));
-	scalar(out, "segments_on_disk_bytes", "gauge",
-	       "Bytes of sealed segments in the directory.",
-	       json_object_get(s, "bytes_on_disk"));
-	scalar(out, "segments_compress_backlog", "gauge",
-	       "Sealed segments waiting for gzip or in it.",
-	       json_object_get(s, "compress_backlog"));
-	scalar(out, "segments_hook_backlog", "gauge",
-	       "Sealed segments waiting for a hook or in one.",
-	       json_object_get(s, "hook_backlog"));
-	scalar(out, "segments_stopped", "gauge",
-	       "1 while writing is stopped (retention limit, on_full = stop).",
-	       json_object_get(s, "stopped"));
+	for (size_t i = 0; i < sizeof(seg_now) / sizeof(seg_now[0]); i++)
+		scalar(out, seg_now[i].name, "gauge", seg_now[i].help,
+		       json_object_get(s, seg_now[i].key));
 	scalar(out, "disk_total_bytes", "gauge",
 	       "Size of the segment directory's filesystem.",
 	       json_object_get(d, "total_bytes"));

@@ -58,19 +58,10 @@ mt_require_cmd ip tcpdump capinfos ethtool cc
 mt_require_python
 mt_require_netns_vxlan
 DAEMON=$(mt_bin mirror-targetd)
-LOADGEN=$MT_BUILD_DIR/tools/mirror-loadgen
-[ -x "$LOADGEN" ] ||
-	fail "$LOADGEN not built (needs clang, bpftool and libbpf at configure time)"
+LOADGEN=$(mt_bin mirror-loadgen)
 
 # Segments and captures on tmpfs: the disk is not what is measured.
-WORK=$(mktemp -d /dev/shm/mt-live-XXXXXX)
-live_cleanup() {
-	local rc=$?
-	rm -rf "$WORK"
-	(exit "$rc")
-	mt_cleanup
-}
-trap live_cleanup EXIT
+mt_shm_workdir live
 
 # ---- the reference receiver -----------------------------------------------------
 

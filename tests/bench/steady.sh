@@ -69,18 +69,9 @@ mt_require_python
 mt_require_netns_vxlan
 DAEMON=$(mt_bin mirror-targetd)
 CTL=$(mt_bin mirrorctl)
-LOADGEN=$MT_BUILD_DIR/tools/mirror-loadgen
-[ -x "$LOADGEN" ] ||
-	fail "$LOADGEN not built (needs clang, bpftool and libbpf at configure time)"
+LOADGEN=$(mt_bin mirror-loadgen)
 
-WORK=$(mktemp -d /dev/shm/mt-steady-XXXXXX)
-steady_cleanup() {
-	local rc=$?
-	rm -rf "$WORK"
-	(exit "$rc")
-	mt_cleanup
-}
-trap steady_cleanup EXIT
+mt_shm_workdir steady
 
 mt_topology_create 2 1600
 # Only the generator sends VXLAN (no kernel vxlan device, no IPv6 chatter).

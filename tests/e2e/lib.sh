@@ -40,6 +40,7 @@ MT_INNER_PEER_MAC=02:00:5e:00:53:02
 
 MT_NAMESPACES=()
 MT_PIDS=()
+MT_SHM_WORK=
 MT_TMP=
 MT_KEEP_TMP=${MT_KEEP_TMP:-0}
 
@@ -67,6 +68,7 @@ mt_cleanup() {
 		done
 		ip netns del "$ns" 2>/dev/null
 	done
+	[ -z "$MT_SHM_WORK" ] || rm -rf "$MT_SHM_WORK"
 	if [ -n "$MT_TMP" ] && [ -d "$MT_TMP" ]; then
 		if [ "$MT_KEEP_TMP" = 1 ]; then
 			log "kept $MT_TMP"
@@ -136,11 +138,19 @@ mt_require_netns_vxlan() {
 # ---- binaries ---------------------------------------------------------------
 
 # Path of a built program; a missing one is a build problem, not a skip.
+# mt_shm_workdir NAME: WORK = a fresh directory on tmpfs (/dev/shm), removed
+# at exit like the rest; for the benchmarks, which do not measure the disk.
+mt_shm_workdir() {
+	WORK=$(mktemp -d "/dev/shm/mt-$1-XXXXXX")
+	MT_SHM_WORK=$WORK
+}
+
 mt_bin() {
 	local p
 	case $1 in
 	mirror-targetd) p=$MT_BUILD_DIR/daemon/mirror-targetd ;;
 	mirrorctl) p=$MT_BUILD_DIR/tools/mirrorctl ;;
+	mirror-loadgen) p=$MT_BUILD_DIR/tools/mirror-loadgen ;;
 	*) p=$MT_BUILD_DIR/$1 ;;
 	esac
 	[ -x "$p" ] || fail "$p not found: build first (cmake --build $MT_BUILD_DIR) or set MT_BUILD_DIR"
