@@ -882,6 +882,14 @@ static void print_status(json_t *st, json_t *prev)
 	       (unsigned long long)jget(st, "writer.dropped_disk_full"),
 	       (unsigned long long)jget(st, "writer.dropped_stopped"),
 	       (unsigned long long)jget(st, "writer.dropped_io_error"));
+	printf("segments    backlog: %llu to compress, %llu for hooks; %llu "
+	       "write errors, %llu records lost with a removed directory, "
+	       "%llu sealed without VNI index\n",
+	       (unsigned long long)jget(seg, "compress_backlog"),
+	       (unsigned long long)jget(seg, "hook_backlog"),
+	       (unsigned long long)jget(seg, "write_errors"),
+	       (unsigned long long)jget(seg, "records_lost"),
+	       (unsigned long long)jget(seg, "sealed_without_index"));
 	printf("%-11s %14s %16s %14s %16s %10s\n", "VNI", "in packets",
 	       "in bytes", "out packets", "out bytes", "unknown");
 	json_array_foreach(vnis, i, v) {

@@ -121,7 +121,9 @@ need(st["writer"], ["records", "bytes", "flushes", "dropped_disk_full",
                     "dropped_stopped", "dropped_io_error"], "writer")
 need(st["segments"], ["dir", "prefix", "current", "opened", "sealed", "recovered",
     "compressed", "compress_failures", "deleted_by_retention", "hooks_run",
-    "hook_failures", "hooks_skipped", "write_errors", "sealed_on_disk",
+    "hook_failures", "hooks_skipped", "write_errors", "index_errors",
+    "sealed_without_index", "records_lost", "dir_recreated",
+    "compress_backlog", "hook_backlog", "sealed_on_disk",
     "bytes_on_disk", "stopped"], "segments")
 need(st["disk"], ["total_bytes", "free_bytes", "available_bytes"], "disk")
 assert st["disk"]["total_bytes"] > 0
@@ -180,7 +182,7 @@ log "counters match the traffic: XDP, totals, direction, VNI 42 (web), verdicts,
 # ---- human views ---------------------------------------------------------------------
 
 mt_expect_rc 0 human ctl status
-for re in '^interface +veth-tgt, native XDP' "^filter +on: $RULES, 4 rules" 	'^segment ' '^disk ' '^rates ' '^received ' '^drops ' "^$MT_VNI web "; do
+for re in '^interface +veth-tgt, native XDP' "^filter +on: $RULES, 4 rules" 	'^segment ' '^disk ' '^rates ' '^received ' '^drops ' '^segments +backlog: 0 to compress, 0 for hooks; 0 write errors' "^$MT_VNI web "; do
 	mt_assert_grep "$MT_TMP/human.out" "$re" "mirrorctl status"
 done
 mt_run watch timeout -s INT 3.5 "$CTL" --socket "$SOCK" status --watch 1
