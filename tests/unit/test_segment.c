@@ -722,3 +722,61 @@ Test(segment, removed_directory_is_made_again)
 	cr_assert_eq(records_in(l.names[0]), 6);
 	list_free(&l);
 }
+
+/* chattr on the test directory; false where it cannot (not root, tmpfs). */
+static bool set_immutable(bool on)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "chattr %ci %s 2>/dev/null", on ? '+' : '-',
+		 mt_fx_tmp);
+	return system(cmd) == 0;
+}
+
+/*
+ * A directory that refuses the seal's rename (chattr +i: not even root may
+ * rename in it) keeps the segment as its .part and the segmenter tries
+ * again every tick; once the directory takes renames again the segment is
+ * sealed without a restart.
+ */
+Test(segment, refused_seal_is_retried)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter_stats st;
+	struct mt_segmenter *sg;
+	struct mt_writer *w;
+	struct listing l;
+
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	sg = mt_fx_seg_create(&cfg);
+	w = mt_writer__create(sg, 0);
+	put(w, BASE_NS, NS / 10, 5);
+	if (!set_immutable(true)) {
+		mt_writer__destroy(w);
+		mt_segmenter__destroy(sg);
+		cr_skip_test("chattr +i does not work here (needs root, ext4)");
+	}
+	mt_segmenter_request_rotate(sg);
+	mt_segmenter_tick(sg, BASE_NS + NS); /* the new segment cannot open */
+	mt_writer_sync(w);
+	cr_assert_neq(mt_segmenter_tick(sg, BASE_NS + 2 * NS), 0);
+	cr_assert_neq(mt_segmenter_tick(sg, BASE_NS + 3 * NS), 0);
+	list_dir(&l);
+	cr_assert_eq(l.n, 0, "nothing sealed while renames are refused");
+	cr_assert_geq(l.hidden, 1, "the .part is still there");
+	mt_segmenter_stats(sg, &st);
+	cr_assert_geq(st.write_errors, 2, "each refused try is counted");
+	cr_assert_eq(st.segments_sealed, 0);
+
+	cr_assert(set_immutable(false));
+	mt_segmenter_tick(sg, BASE_NS + 4 * NS);
+	mt_segmenter_stats(sg, &st);
+	cr_assert_eq(st.segments_sealed, 1);
+	cr_assert_eq(st.records_lost, 0);
+	list_dir(&l);
+	cr_assert_eq(l.n, 1);
+	cr_assert_eq(records_in(l.names[0]), 5);
+	list_free(&l);
+	mt_writer__destroy(w);
+	mt_segmenter__destroy(sg);
+}
