@@ -897,19 +897,6 @@ static size_t count_segments(const struct mt_config *cfg)
 
 /* ---- start and stop ----------------------------------------------------- */
 
-/* Same sizing as offline: small rotate sizes get small buffers. */
-static size_t writer_bufsize(const struct mt_config *cfg)
-{
-	uint64_t size = cfg->writer_buffer;
-	uint64_t floor = (uint64_t)cfg->seg.snaplen + MT_PCAP_REC_HDR_LEN;
-
-	if (cfg->seg.rotate_bytes && size > cfg->seg.rotate_bytes / 8)
-		size = cfg->seg.rotate_bytes / 8;
-	if (size < floor)
-		size = floor;
-	return size;
-}
-
 static enum mt_bind_mode bind_mode(const char *s)
 {
 	if (!strcmp(s, "zerocopy"))
@@ -991,7 +978,7 @@ static int start_workers(struct live *lv)
 			.sessions = &cfg->sessions,
 			.rules = &lv->ref,
 			.sg = lv->sg,
-			.writer_bufsize = writer_bufsize(cfg),
+			.writer_bufsize = mt_config_writer_bufsize(cfg),
 			.vxlan_port = cfg->vxlan_port,
 			.stop = &lv->stop,
 			.tai_offset_ns = &lv->tai_offset_ns,

@@ -411,23 +411,6 @@ static void feed(struct mt_pipeline *p, enum link_kind kind,
 	}
 }
 
-/*
- * A writer buffer far larger than rotate_size would make every segment
- * overshoot by up to a whole buffer (rotation sees the size at flushes), so
- * small rotate sizes get proportionally small buffers.
- */
-static size_t writer_bufsize(const struct mt_config *cfg)
-{
-	uint64_t size = cfg->writer_buffer;
-	uint64_t floor = (uint64_t)cfg->seg.snaplen + MT_PCAP_REC_HDR_LEN;
-
-	if (cfg->seg.rotate_bytes && size > cfg->seg.rotate_bytes / 8)
-		size = cfg->seg.rotate_bytes / 8;
-	if (size < floor)
-		size = floor;
-	return size;
-}
-
 int mt_offline_run(const struct mt_config *cfg,
 		   const struct mt_offline_opts *opts)
 {
@@ -470,7 +453,7 @@ int mt_offline_run(const struct mt_config *cfg,
 		goto out_pcap;
 	}
 	list_segments(cfg->seg.dir, cfg->seg.prefix, &r.before);
-	w = mt_writer__create(sg, writer_bufsize(cfg));
+	w = mt_writer__create(sg, mt_config_writer_bufsize(cfg));
 	if (!w) {
 		fprintf(stderr,
 			"mirror-targetd: cannot create a segment "

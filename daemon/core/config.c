@@ -1786,3 +1786,20 @@ void mt_config_dump(const struct mt_config *cfg, FILE *out)
 	mt_config_free(def);
 	free(def);
 }
+
+/*
+ * A writer buffer far larger than rotate_size would make every segment
+ * overshoot by up to a whole buffer (rotation sees the size at flushes), so
+ * small rotate sizes get proportionally small buffers.
+ */
+size_t mt_config_writer_bufsize(const struct mt_config *cfg)
+{
+	uint64_t size = cfg->writer_buffer;
+	uint64_t floor = (uint64_t)cfg->seg.snaplen + MT_PCAP_REC_HDR_LEN;
+
+	if (cfg->seg.rotate_bytes && size > cfg->seg.rotate_bytes / 8)
+		size = cfg->seg.rotate_bytes / 8;
+	if (size < floor)
+		size = floor;
+	return size;
+}

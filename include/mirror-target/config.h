@@ -79,6 +79,13 @@ int mt_config_validate(const struct mt_config *cfg, struct mt_err *err);
 /* Writes every setting with its value and help, as a config file. */
 void mt_config_dump(const struct mt_config *cfg, FILE *out);
 
+/*
+ * Bytes of one writer's buffer (live: per worker; offline: the one):
+ * writer_buffer, but at most rotate_size / 8 and at least one record of
+ * full snaplen.
+ */
+size_t mt_config_writer_bufsize(const struct mt_config *cfg);
+
 /* Parses "64K", "1G", "0"; returns 0 or -EINVAL / -ERANGE. */
 int mt_parse_size(const char *s, uint64_t *out);
 /* Parses "30", "30s", "5m", "1h", "1d" into seconds. */
