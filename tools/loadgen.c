@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "loadgen.h"
+#include "mirror-target/ip.h"
 
 #ifndef MT_VERSION
 #define MT_VERSION "0.1.0"
@@ -371,24 +372,6 @@ static int arp_lookup(const char *ifname, struct in_addr addr, uint8_t mac[6])
 
 /* ---- building frames -------------------------------------------------------- */
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 static void put16(uint8_t *p, uint16_t v)
 {
 	p[0] = v >> 8;
@@ -463,7 +446,7 @@ static uint8_t *vxlan_wrap(const struct lg_outer *o, const uint8_t *inner,
 	ip[9] = IPPROTO_UDP;
 	memcpy(ip + 12, &o->src, 4);
 	memcpy(ip + 16, &o->dst, 4);
-	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+	put16(ip + 10, mt_csum_fold(mt_csum_add(0, ip, 20)));
 	udp = ip + 20;
 	put16(udp, flow_port(inner, len));
 	put16(udp + 2, LG_VXLAN_PORT);
@@ -512,7 +495,7 @@ static void gen_inner(uint8_t *f, uint32_t size, uint32_t i)
 	ip[12] = 192, ip[13] = 0, ip[14] = 2, ip[15] = (uint8_t)(1 + i % 120);
 	ip[16] = 192, ip[17] = 0, ip[18] = 2;
 	ip[19] = (uint8_t)(129 + (i / 120) % 120);
-	put16(ip + 10, csum_fold(csum_add(0, ip, 20)));
+	put16(ip + 10, mt_csum_fold(mt_csum_add(0, ip, 20)));
 
 	sport = (uint16_t)(32768 + (i / 14400) % 28000);
 	dport = tcp ? tcp_ports[(i / 2) % 4] : udp_ports[(i / 2) % 4];
@@ -528,10 +511,10 @@ static void gen_inner(uint8_t *f, uint32_t size, uint32_t i)
 	} else {
 		put16(l4 + 4, (uint16_t)l4len);
 	}
-	sum = csum_add(0, ip + 12, 8);
+	sum = mt_csum_add(0, ip + 12, 8);
 	sum += ip[9] + l4len;
-	sum = csum_add(sum, l4, l4len);
-	put16(l4 + (tcp ? 16 : 6), csum_fold(sum) ?: 0xffff);
+	sum = mt_csum_add(sum, l4, l4len);
+	put16(l4 + (tcp ? 16 : 6), mt_csum_fold(sum) ?: 0xffff);
 }
 
 struct lg_frames {

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "fixtures.h"
+#include "mirror-target/ip.h"
 
 #define FX_ETH_HLEN 14
 #define FX_VLAN_HLEN 4
@@ -49,24 +50,6 @@ static void put32(uint8_t *p, uint32_t v)
 	put16(p + 2, v & 0xffff);
 }
 
-static uint32_t csum_add(uint32_t sum, const uint8_t *p, size_t len)
-{
-	size_t i;
-
-	for (i = 0; i + 1 < len; i += 2)
-		sum += (uint32_t)p[i] << 8 | p[i + 1];
-	if (len & 1)
-		sum += (uint32_t)p[len - 1] << 8;
-	return sum;
-}
-
-static uint16_t csum_fold(uint32_t sum)
-{
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
-}
-
 /* Pseudo-header sum for TCP/UDP/ICMPv6 over IPv4 or IPv6. */
 static uint32_t csum_pseudo(int family, const uint8_t *src, const uint8_t *dst,
 			    uint8_t proto, uint32_t l4_len)
@@ -74,8 +57,8 @@ static uint32_t csum_pseudo(int family, const uint8_t *src, const uint8_t *dst,
 	size_t alen = family == AF_INET ? 4 : 16;
 	uint32_t sum = 0;
 
-	sum = csum_add(sum, src, alen);
-	sum = csum_add(sum, dst, alen);
+	sum = mt_csum_add(sum, src, alen);
+	sum = mt_csum_add(sum, dst, alen);
 	sum += proto;
 	sum += l4_len >> 16;
 	sum += l4_len & 0xffff;
@@ -122,7 +105,7 @@ static size_t put_ip(uint8_t *p, int family, const uint8_t *src,
 			memset(p + FX_IP4_HLEN, 0x01, options);
 			p[hlen - 1] = 0x00;
 		}
-		put16(p + 10, csum_fold(csum_add(0, p, hlen)));
+		put16(p + 10, mt_csum_fold(mt_csum_add(0, p, hlen)));
 		return hlen;
 	}
 	memset(p, 0, FX_IP6_HLEN);
@@ -219,7 +202,7 @@ size_t mt_fx_inner(uint8_t *buf, size_t cap, const struct mt_fx_pkt *p)
 				  (uint32_t)l4_len);
 		/* fall through */
 	case IPPROTO_ICMP: {
-		uint16_t c = csum_fold(csum_add(sum, th, l4_len));
+		uint16_t c = mt_csum_fold(mt_csum_add(sum, th, l4_len));
 		size_t at = p->proto == IPPROTO_TCP ? 16 :
 			    p->proto == IPPROTO_UDP ? 6 :
 						      2;
@@ -293,7 +276,7 @@ size_t mt_fx_vxlan(uint8_t *buf, size_t cap, const struct mt_fx_outer *o,
 	if (o->family == AF_INET6) {
 		uint32_t sum = csum_pseudo(AF_INET6, src, dst, IPPROTO_UDP,
 					   (uint32_t)udp_len);
-		uint16_t c = csum_fold(csum_add(sum, udp, udp_len));
+		uint16_t c = mt_csum_fold(mt_csum_add(sum, udp, udp_len));
 
 		put16(udp + 6, c ? c : 0xffff);
 	}
