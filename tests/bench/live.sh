@@ -108,13 +108,8 @@ EOF
 # ---- topology --------------------------------------------------------------------
 
 mt_topology_create "$QUEUES" "$MTU"
-# Only the generator sends VXLAN (no kernel vxlan device, no IPv6 chatter).
-ip -n "$NS_SRC" link del vx0
-for ns in "$NS_SRC" "$NS_TGT"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
-TGT_MAC=$(ip -n "$NS_TGT" -j link show veth-tgt |
-	"$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+mt_topology_generator_only
+TGT_MAC=$MT_TGT_MAC
 
 # ---- measuring -------------------------------------------------------------------
 

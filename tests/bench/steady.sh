@@ -74,13 +74,8 @@ LOADGEN=$(mt_bin mirror-loadgen)
 mt_shm_workdir steady
 
 mt_topology_create 2 1600
-# Only the generator sends VXLAN (no kernel vxlan device, no IPv6 chatter).
-ip -n "$NS_SRC" link del vx0
-for ns in "$NS_SRC" "$NS_TGT"; do
-	ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
-done
-TGT_MAC=$(ip -n "$NS_TGT" -j link show veth-tgt |
-	"$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+mt_topology_generator_only
+TGT_MAC=$MT_TGT_MAC
 
 # Ten rules the traffic walks through to the last (as in live.sh).
 {

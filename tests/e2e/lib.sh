@@ -41,6 +41,7 @@ MT_INNER_PEER_MAC=02:00:5e:00:53:02
 MT_NAMESPACES=()
 MT_PIDS=()
 MT_SHM_WORK=
+MT_TGT_MAC=
 MT_TMP=
 MT_KEEP_TMP=${MT_KEEP_TMP:-0}
 
@@ -268,6 +269,18 @@ mt_topology_create() {
 	# another one to the same destination would send every frame twice.
 	bridge -n "$NS_SRC" fdb show dev vx0 | grep -q "00:00:00:00:00:00 dst $MT_OUTER_TGT" ||
 		fail "vx0 has no default fdb entry to $MT_OUTER_TGT"
+	# For frames built by hand (mirror-loadgen, scapy) aimed at the target.
+	MT_TGT_MAC=$(ip -n "$NS_TGT" -br link show veth-tgt | awk '{ print $3 }')
+}
+
+# mt_topology_generator_only: after mt_topology_create, for mirror-loadgen
+# as the only source of VXLAN: no kernel vxlan device, no IPv6 chatter.
+mt_topology_generator_only() {
+	local ns
+	ip -n "$NS_SRC" link del vx0
+	for ns in "$NS_SRC" "$NS_TGT"; do
+		ip netns exec "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+	done
 }
 
 # ---- the daemon in the target namespace ---------------------------------------

@@ -157,7 +157,7 @@ echo "100 accept any all 0.0.0.0/0 0.0.0.0/0" >"$RULES"
 echo "110 accept any all ::/0 ::/0" >>"$RULES"
 daemon_start run2 --output-dir "$OUT2" --allow-source "$MT_OUTER_SRC/32" \
 	--vni "$MT_VNI" --rules "$RULES"
-TGT_MAC=$(ip -n "$NS_TGT" -j link show veth-tgt | "$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+TGT_MAC=$MT_TGT_MAC
 if "$MT_PYTHON" -c 'import scapy' 2>/dev/null; then
 	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$TGT_MAC" <<'PY'
 import sys

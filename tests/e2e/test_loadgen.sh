@@ -83,8 +83,7 @@ mt_topology_create 2
 # Only the generator may send VXLAN: the kernel's vxlan device of the lab
 # would add its own (MLD reports) to what is counted.
 ip -n "$NS_SRC" link del vx0
-TGT_MAC=$(ip -n "$NS_TGT" -j link show veth-tgt |
-	"$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+TGT_MAC=$MT_TGT_MAC
 
 loadgen() {
 	ip netns exec "$NS_SRC" "$LOADGEN" -i veth-src --flows "$FLOWS" \

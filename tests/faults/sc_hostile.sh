@@ -38,7 +38,7 @@ mt_topology_create 2
 OUT=$MT_TMP/seg
 CONF=$MT_TMP/d.conf
 ft_config "$CONF" "$OUT"
-TGT_MAC=$(ip -n "$NS_TGT" -j link show veth-tgt | "$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
+TGT_MAC=$MT_TGT_MAC
 SRC_MAC=$(ip -n "$NS_SRC" -j link show veth-src | "$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')
 
 # One pcap per phase in $MT_TMP/hostile/PHASE.pcap; prints "PHASE COUNT".

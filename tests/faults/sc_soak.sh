@@ -46,8 +46,7 @@ GEN=
 load() { # load SECONDS [RATE]: the generator's JSON on stdout
 	ip netns exec "$NS_SRC" "$LOADGEN" -i veth-src --flows 1000 --sizes 64 \
 		--vni "$MT_VNI" --outer-src "$MT_OUTER_SRC" --outer-dst "$MT_OUTER_TGT" \
-		--outer-dst-mac "$(ip -n "$NS_TGT" -j link show veth-tgt |
-			"$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["address"])')" \
+		--outer-dst-mac "$MT_TGT_MAC" \
 		--duration "$1" ${2:+--rate "$2"} --json
 }
 if [ "$PPS" = half ]; then
