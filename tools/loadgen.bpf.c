@@ -13,6 +13,16 @@
  * page contents between runs, so every frame must be written in full up to
  * copy_len: the flow generator's frames differ only in their headers (its
  * payload is the template's), a replayed pcap's differ everywhere.
+ *
+ * Smooth pacing (--rate, the default --pace smooth): frame k of the run is
+ * due at t0_ns + k * 1e9 / rate.  A run of the program before its frame is
+ * due returns XDP_DROP (the kernel recycles the page; nothing is sent), so
+ * the frames leave evenly spaced instead of in bursts, at the price of the
+ * generator's core spinning.  Behind the schedule (the sender was
+ * preempted, or between two calls) frames catch up at no more than twice
+ * the rate, never as a burst; a backlog of more than slack_ns is given up
+ * (the schedule moves forward, the time lost is added up in lag_ns).
+ * budget caps what one call may send, so a --count run stops exactly.
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
@@ -29,6 +39,16 @@ __u32 copy_len;
 __u32 cursor;
 __u64 copied;
 
+/* Smooth pacing; rate 0: every run sends. */
+__u64 rate;
+__u64 t0_ns;
+__u64 slack_ns;
+__u64 half_gap_ns; /* 1e9 / (2 * rate): the catch-up spacing */
+__u64 last_ns;
+__u64 lag_ns;
+__u64 budget;
+__u64 paced; /* frames sent on the schedule so far (its k) */
+
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1); /* both resized by the loader */
@@ -42,6 +62,25 @@ int mt_loadgen_xdp(struct xdp_md *ctx)
 	__u32 key, len = copy_len;
 	__u8 *data;
 
+	if (rate) {
+		__u64 now, due;
+
+		if (!budget)
+			return XDP_DROP;
+		now = bpf_ktime_get_ns();
+		due = t0_ns + paced * 1000000000ull / rate;
+		if (now < due)
+			return XDP_DROP;
+		if (now - due > slack_ns) {
+			lag_ns += now - due - slack_ns;
+			t0_ns += now - due - slack_ns;
+		}
+		if (now - last_ns < half_gap_ns)
+			return XDP_DROP;
+		last_ns = now;
+		paced++;
+		budget--;
+	}
 	if (!count)
 		return XDP_TX;
 	key = first + cursor;

@@ -25,6 +25,7 @@ struct lg_send_opts {
 	uint64_t count; /* 0: unlimited */
 	double duration; /* seconds, 0: unlimited */
 	uint64_t rate; /* frames per second, 0: as fast as possible */
+	bool burst; /* --pace burst: sleep between bursts of PACE_MS */
 	uint32_t batch; /* frames per kernel transmit batch */
 	/* Bytes of each frame that differ within a length (all of it: 0). */
 	uint32_t copy_max;
@@ -34,6 +35,7 @@ struct lg_send_opts {
 struct lg_result {
 	uint64_t sent, bytes;
 	double elapsed;
+	double lag; /* smooth pacing: seconds the schedule moved on unsent */
 	bool interrupted;
 };
 

@@ -10,8 +10,11 @@
  * in rounds of count * k frames each, so the mix of lengths stays that of
  * the input at every scale.
  *
- * Pacing (--rate) sleeps to an absolute schedule between calls of PACE_MS
- * of frames (at least PACE_MIN); unpaced calls carry a few milliseconds.  SIGINT
+ * Pacing (--rate): smooth by default, the XDP program holding each frame
+ * until it is due (see loadgen.bpf.c) in calls of about SMOOTH_CALL_NS;
+ * with --pace burst, sleeps to an absolute schedule between calls of
+ * PACE_MS of frames (at least PACE_MIN).  Unpaced calls carry a few
+ * milliseconds.  SIGINT
  * and SIGTERM are blocked by the caller and polled between calls, so an
  * interrupted run still knows exactly how many frames it sent.
  */
@@ -42,6 +45,14 @@ struct lg_group {
 /* A paced call carries PACE_MS of frames, at least PACE_MIN (see run()). */
 #define PACE_MS 5
 #define PACE_MIN 1024
+/*
+ * A smooth call lasts about this long.  Between two calls nothing is sent
+ * for the kernel's set-up of the next one (~0.7 ms here): long calls keep
+ * that gap rare; the schedule moves on over it (counted as lag).
+ */
+#define SMOOTH_CALL_NS 50000000.0
+/* A backlog the schedule catches up (at twice the rate) before moving on. */
+#define SMOOTH_SLACK_NS 4000000ull
 
 static const char *prog = "mirror-loadgen";
 
@@ -78,9 +89,13 @@ struct lg_run {
 	struct lg_result *res;
 };
 
-/* Sends n frames of group g; returns 0 or -errno. */
-static int send_group(struct lg_run *r, struct lg_group *g, uint32_t n,
-		      uint32_t batch)
+/*
+ * Runs the program `runs` times on frames of group g; in smooth pacing at
+ * most the skeleton's budget of them are sent.  Returns the frames sent or
+ * -errno.
+ */
+static int64_t run_group(struct lg_run *r, struct lg_group *g, uint32_t runs,
+			 uint32_t batch)
 {
 	struct xdp_md ctx = {
 		.data_end = g->len,
@@ -88,21 +103,22 @@ static int send_group(struct lg_run *r, struct lg_group *g, uint32_t n,
 	};
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = g->tmpl,
 		    .data_size_in = g->len, .ctx_in = &ctx,
-		    .ctx_size_in = sizeof(ctx), .repeat = n,
+		    .ctx_size_in = sizeof(ctx), .repeat = runs,
 		    .flags = BPF_F_TEST_XDP_LIVE_FRAMES, .batch_size = batch);
-	int err;
+	uint64_t before = r->skel->bss->paced, n;
 
 	r->skel->bss->first = g->first;
 	r->skel->bss->count = g->count;
 	r->skel->bss->copy_len = g->copy_len;
 	r->skel->bss->cursor = g->cursor;
-	err = bpf_prog_test_run_opts(r->prog_fd, &opts);
-	if (err)
+	if (bpf_prog_test_run_opts(r->prog_fd, &opts))
 		return -errno;
 	g->cursor = r->skel->bss->cursor;
+	/* Smooth pacing: the program counts what it let through. */
+	n = r->skel->bss->rate ? r->skel->bss->paced - before : runs;
 	r->res->sent += n;
-	r->res->bytes += (uint64_t)n * g->len;
-	return 0;
+	r->res->bytes += n * g->len;
+	return (int64_t)n;
 }
 
 static bool stop_requested(const sigset_t *stop)
@@ -143,14 +159,31 @@ static uint64_t group_share(const struct lg_group *g, uint64_t round,
 	return (round_left * g->count + total - 1) / total;
 }
 
+/* Program runs for the next smooth call: about SMOOTH_CALL_NS, or until
+ * the budget is due, whichever is sooner. */
+static uint32_t smooth_runs(double runs_per_ns, uint64_t budget, uint64_t rate,
+			    double until_deadline)
+{
+	double ns = (double)budget * 1e9 / (double)rate, runs;
+
+	if (ns > SMOOTH_CALL_NS)
+		ns = SMOOTH_CALL_NS;
+	if (until_deadline > 0 && ns > until_deadline * 1e9)
+		ns = until_deadline * 1e9;
+	runs = ns * runs_per_ns + 64;
+	return runs > 4194304 ? 4194304 : (uint32_t)runs;
+}
+
 static int run(struct lg_run *r, const struct lg_send_opts *o,
 	       const sigset_t *stop)
 {
+	bool smooth = o->rate && !o->burst;
 	uint64_t total = 0, round, round_left, left, burst;
-	double t0, deadline;
+	double t0, t1 = 0, deadline, runs_per_ns = 0.01;
 	size_t gi = 0, i;
 	uint64_t g_left;
 	uint32_t n;
+	int64_t sent;
 	int err = 0;
 
 	for (i = 0; i < r->ngroups; i++)
@@ -161,14 +194,19 @@ static int run(struct lg_run *r, const struct lg_send_opts *o,
 	 * mix is exact to a frame per group.
 	 */
 	round = (4096 + total - 1) / total;
+	/* Smooth calls end at a group's turn: let a turn last a call. */
+	if (smooth &&
+	    round < (uint64_t)(o->rate * SMOOTH_CALL_NS / 1e9) / total)
+		round = (uint64_t)(o->rate * SMOOTH_CALL_NS / 1e9) / total;
 	round_left = o->count ? o->count : UINT64_MAX;
 	g_left = group_share(&r->groups[0], round, total, round_left);
 	/*
-	 * A call has a fixed cost of the order of a millisecond here (the
-	 * kernel sets up a page pool per call, and the receiver competes for
-	 * the CPU): a millisecond of frames per call sent a third of --rate
-	 * at 300,000.  So a call carries PACE_MS of frames, at least
-	 * PACE_MIN, at the price of bursts of that many at full speed.
+	 * --pace burst: a call has a fixed cost of the order of a
+	 * millisecond here (the kernel sets up a page pool per call, and the
+	 * receiver competes for the CPU): a millisecond of frames per call
+	 * sent a third of --rate at 300,000.  So a call carries PACE_MS of
+	 * frames, at least PACE_MIN, at the price of bursts of that many at
+	 * full speed.
 	 */
 	if (o->rate)
 		burst = o->rate * PACE_MS / 1000 > PACE_MIN ?
@@ -182,13 +220,19 @@ static int run(struct lg_run *r, const struct lg_send_opts *o,
 
 	t0 = now_s();
 	deadline = o->duration > 0 ? t0 + o->duration : 0;
+	if (smooth) {
+		r->skel->bss->rate = o->rate;
+		r->skel->bss->t0_ns = (uint64_t)(t0 * 1e9);
+		r->skel->bss->slack_ns = SMOOTH_SLACK_NS;
+		r->skel->bss->half_gap_ns = 500000000ull / o->rate;
+	}
 	for (;;) {
 		left = o->count ? o->count - r->res->sent : UINT64_MAX;
 		if (!left)
 			break;
 		if (deadline && now_s() >= deadline)
 			break;
-		if (o->rate) {
+		if (o->rate && !smooth) {
 			/* Absolute schedule: late calls catch up, no drift. */
 			if (!sleep_until(t0 + (double)r->res->sent /
 							 (double)o->rate,
@@ -207,19 +251,36 @@ static int run(struct lg_run *r, const struct lg_send_opts *o,
 			g_left = group_share(&r->groups[gi], round, total,
 					     round_left);
 		}
-		n = (uint32_t)(burst < left ? burst : left);
-		if (n > g_left)
-			n = (uint32_t)g_left;
-		err = send_group(r, &r->groups[gi], n, o->batch);
-		if (err)
+		if (smooth) {
+			r->skel->bss->budget = left < g_left ? left : g_left;
+			t1 = now_s();
+			n = smooth_runs(runs_per_ns, r->skel->bss->budget,
+					o->rate, deadline ? deadline - t1 : 0);
+		} else {
+			n = (uint32_t)(burst < left ? burst : left);
+			if (n > g_left)
+				n = (uint32_t)g_left;
+		}
+		sent = run_group(r, &r->groups[gi], n, o->batch);
+		if (sent < 0) {
+			err = (int)sent;
 			break;
-		g_left -= n;
+		}
+		/*
+		 * The program's speed, from calls long enough that the
+		 * kernel's set-up per call does not count: the fastest seen.
+		 */
+		if (smooth && now_s() - t1 > 0.005 &&
+		    n / ((now_s() - t1) * 1e9) > runs_per_ns)
+			runs_per_ns = n / ((now_s() - t1) * 1e9);
+		g_left -= (uint64_t)sent;
 	}
 	/* A burst went out ahead of its schedule: the run lasts N / rate. */
-	if (o->rate && !err && !r->res->interrupted &&
+	if (o->rate && !smooth && !err && !r->res->interrupted &&
 	    !sleep_until(t0 + (double)r->res->sent / (double)o->rate, stop))
 		r->res->interrupted = true;
 	r->res->elapsed = now_s() - t0;
+	r->res->lag = smooth ? (double)r->skel->bss->lag_ns / 1e9 : 0;
 	return err;
 }
 

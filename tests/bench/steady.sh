@@ -30,9 +30,9 @@
 # Prints a table and writes it to tests/bench/STEADY_RESULTS.md (or
 # $MT_STEADY_RESULTS); --rss-seconds 0 skips the last phase.  Defaults:
 # 20 rotations, 600 s of RSS sampling (the 10 minutes), 64-byte
-# inner frames, ring_size 2048.  mirror-loadgen sends paced traffic in
-# bursts of 5 ms at full speed (see its --rate); with the default rings a
-# burst can overflow a queue's rx ring, counted as rx_ring_full, so
+# inner frames, ring_size 2048.  mirror-loadgen's paced traffic is evenly
+# spaced (its --pace smooth) but shares the two CPUs with the receiver, so
+# a queue's rx ring can still overflow now and then (rx_ring_full);
 # --ring 8192 shows what rotation alone costs.  MT_BUILD_DIR as for the
 # e2e tests.
 

@@ -203,12 +203,24 @@ static void *queue_main(void *arg)
 {
 	struct ref_queue *q = arg;
 	struct pollfd pfd = { .fd = xsk_socket__fd(q->xsk), .events = POLLIN };
-	long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
-	cpu_set_t set;
+	cpu_set_t allowed, set;
 
-	CPU_ZERO(&set);
-	CPU_SET(q->id % (unsigned long)(ncpu > 0 ? ncpu : 1), &set);
-	pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	/*
+	 * Queue q on the q-th CPU this process may use (round robin), as the
+	 * daemon places its workers: under `taskset` both stay inside it.
+	 */
+	if (!sched_getaffinity(0, sizeof(allowed), &allowed) &&
+	    CPU_COUNT(&allowed)) {
+		unsigned n = q->id % (unsigned)CPU_COUNT(&allowed);
+
+		CPU_ZERO(&set);
+		for (int c = 0; c < CPU_SETSIZE; c++)
+			if (CPU_ISSET(c, &allowed) && n-- == 0) {
+				CPU_SET(c, &set);
+				break;
+			}
+		pthread_setaffinity_np(pthread_self(), sizeof(set), &set);
+	}
 
 	while (!atomic_load_explicit(&stop, memory_order_relaxed)) {
 		uint32_t rx_idx = 0, fill_idx = 0, n;

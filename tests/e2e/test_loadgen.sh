@@ -9,7 +9,10 @@
 #   1. usage errors exit 2 with a message naming the option;
 #   2. paced (--rate): the generator reports the count and a rate near the
 #      one asked for, and every frame is in the sealed segments: 100
-#      distinct inner 5-tuples, half of them 64 bytes, half 512;
+#      distinct inner 5-tuples, half of them 64 bytes, half 512; the
+#      frames arrive evenly spaced (no millisecond holds more than 3x its
+#      share, by the XDP receive stamps), and --pace burst sends the exact
+#      count too;
 #   3. unpaced: the daemon's XDP counters account for every frame sent
 #      (redirected + counted drops == sent), its sockets' counters for
 #      every frame redirected, and the segments hold every frame received.
@@ -74,6 +77,9 @@ mt_assert_grep "$MT_TMP/usage-size.err" '--sizes 20: .*60\.\.'
 mt_expect_rc 2 usage-rate "$LOADGEN" -i lo --flows 3 --outer-dst 198.18.0.2 \
 	--rate fast
 mt_assert_grep "$MT_TMP/usage-rate.err" '--rate fast'
+mt_expect_rc 2 usage-pace "$LOADGEN" -i lo --flows 3 --outer-dst 198.18.0.2 \
+	--rate 10 --pace even
+mt_assert_grep "$MT_TMP/usage-pace.err" '--pace even: give smooth or burst'
 mt_expect_rc 0 help "$LOADGEN" --help
 mt_assert_grep "$MT_TMP/help.out" 'only at a mirror target you own' "--help"
 
@@ -142,17 +148,30 @@ mapfile -t SEGS < <(mt_segments "$OUT1")
 for f in "${SEGS[@]}"; do
 	mt_tshark -r "$f" -T fields -E separator='|' -e frame.len -e ip.src \
 		-e ip.dst -e ip.proto -e tcp.srcport -e tcp.dstport \
-		-e udp.srcport -e udp.dstport
+		-e udp.srcport -e udp.dstport -e frame.time_epoch
 done >"$MT_TMP/paced.fields"
+# Smooth pacing: RATE/1000 frames a millisecond; a burst (the old 5 ms of
+# frames at full speed) puts hundreds into one.
+BUSIEST=$("$MT_PYTHON" -c '
+import collections, sys
+ms = collections.Counter()
+for line in open(sys.argv[1]):
+    ms[int(float(line.rsplit("|", 1)[1]) * 1000)] += 1
+print(max(ms.values()))' "$MT_TMP/paced.fields")
+[ "$BUSIEST" -le $((RATE / 1000 * 3)) ] ||
+	fail "paced at $RATE/s, yet $BUSIEST frames arrived within one millisecond"
+log "paced: at most $BUSIEST frames in any millisecond ($((RATE / 1000)) expected)"
 N64=$(awk -F'|' '$1 == 64' "$MT_TMP/paced.fields" | wc -l)
 N512=$(awk -F'|' '$1 == 512' "$MT_TMP/paced.fields" | wc -l)
 mt_assert_eq "$N64" "$((PACED / 2))" "64-byte inner frames"
 mt_assert_eq "$N512" "$((PACED / 2))" "512-byte inner frames"
-TUPLES=$(cut -d'|' -f2- "$MT_TMP/paced.fields" | sort -u | wc -l)
+TUPLES=$(cut -d'|' -f2-8 "$MT_TMP/paced.fields" | sort -u | wc -l)
 mt_assert_eq "$TUPLES" "$FLOWS" "distinct inner 5-tuples"
 awk -F'|' '$2 !~ /^192\.0\.2\./ || $3 !~ /^192\.0\.2\./' "$MT_TMP/paced.fields" |
 	grep -q . && fail "inner addresses outside 192.0.2.0/24"
 log "paced: all $SENT frames in the segments, $TUPLES flows, 64 and 512 bytes"
+loadgen_run burst --count 2000 --rate "$RATE" --pace burst
+mt_assert_grep "$MT_TMP/burst.out" "^sent 2000 frames" "--pace burst report"
 
 # ---- 3. unpaced: every frame accounted for --------------------------------------
 

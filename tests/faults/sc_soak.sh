@@ -58,7 +58,8 @@ if [ "$PPS" = half ]; then
 	log "saturation probe: $((PPS * 2)) frames/s captured; soak load $PPS/s"
 fi
 # Frames the link itself dropped: veth's transmit drops what does not fit
-# the peer's queue (the generator sends in bursts of 5 ms at full speed),
+# the peer's queue of 256 (the generator's frames are evenly spaced, but
+# the receive side shares the CPUs with it and sometimes falls behind),
 # before XDP sees it -- a kernel counter, like a NIC's rx_missed.
 link_drops() {
 	ip -n "$NS_SRC" -s -j link show veth-src |
