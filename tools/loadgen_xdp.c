@@ -51,6 +51,8 @@ struct lg_group {
  * that gap rare; the schedule moves on over it (counted as lag).
  */
 #define SMOOTH_CALL_NS 50000000.0
+/* Frames a smooth schedule sends back to back (see loadgen.bpf.c). */
+#define SMOOTH_TRAIN 32
 /* A backlog the schedule catches up (at twice the rate) before moving on. */
 #define SMOOTH_SLACK_NS 4000000ull
 
@@ -224,7 +226,9 @@ static int run(struct lg_run *r, const struct lg_send_opts *o,
 		r->skel->bss->rate = o->rate;
 		r->skel->bss->t0_ns = (uint64_t)(t0 * 1e9);
 		r->skel->bss->slack_ns = SMOOTH_SLACK_NS;
-		r->skel->bss->half_gap_ns = 500000000ull / o->rate;
+		r->skel->bss->train = SMOOTH_TRAIN;
+		r->skel->bss->half_gap_ns =
+			SMOOTH_TRAIN * 500000000ull / o->rate;
 	}
 	for (;;) {
 		left = o->count ? o->count - r->res->sent : UINT64_MAX;
