@@ -6,7 +6,7 @@
 #
 #   tests/bench/live.sh
 #
-# Two namespaces joined by a multi-queue veth pair (MTU 1600).  In "src",
+# Two namespaces joined by a veth pair (MTU 1600).  In "src",
 # mirror-loadgen sends the same generated mirror traffic every time (1,000
 # inner flows over 192.0.2.0/24, VNI 42, outer 198.18.0.1 -> 198.18.0.2) as
 # fast as it can for a fixed time, once with 64-byte and once with
@@ -22,22 +22,45 @@
 #               (the raw VXLAN: what the seed setup does today);
 #   vxlan+tcpdump  the kernel's vxlan device decapsulates, tcpdump -w on it.
 #
+# Every cell runs in two CPU layouts:
+#
+#   split   the generator pinned to the last CPU, the
+#           receiver process to the first.  A veth delivers in softirq on
+#           the sending CPU, so the receive path in the kernel (XDP, the
+#           AF_XDP copy; GRO, the packet socket) runs beside the generator,
+#           like a NIC's interrupt work on its own core, and slows it down
+#           rather than dropping; the receiver process has a core of its
+#           own.  This is the comparison of the receivers themselves;
+#   shared  a queue per CPU, nothing pinned: generator, receive path and
+#           receiver share all CPUs, as on a small instance that also
+#           generates its own load.
+#
+# In the split layout, mirror-targetd with 10 rules runs once more at the
+# rate tcpdump captured there (evenly paced): completeness at a rate
+# tcpdump survives.
+#
 # Per cell: frames sent (loadgen's report), packets in the output files
 # (capinfos; for mirror-targetd summed over the sealed segments after
 # SIGTERM; for the reference its own count), captured Mpps and Gbit/s of
 # inner bytes over the run, completeness (captured / sent), CPU time per
-# captured packet (all CPUs from /proc/stat, minus the generator's own
-# utime + stime from /proc/PID/stat), the receiver process's own CPU time
-# per packet, and its peak RSS (VmHWM); the busy rate of the rest of the
-# machine just before each cell is measured and subtracted as well.  Prints one Markdown table with
-# ratios against tcpdump and against the reference, writes it to
-# tests/bench/LIVE_RESULTS.md and, with gnuplot, tests/bench/live.png.
+# captured packet, the receiver process's own CPU time per packet, and its
+# peak RSS (VmHWM).  CPU time: busy time of all CPUs (/proc/stat) minus the
+# generator's utime + stime (/proc/PID/stat), plus the softirq time of the
+# generator's CPU (split) or of all CPUs (shared): the receive path runs
+# in softirq inside the generator's system calls and is charged to it, and
+# this kernel has no IRQ time accounting, so that time is the tick-sampled
+# softirq column; the busy rate of the rest of the machine just before
+# each cell is measured and subtracted as well.  Prints a Markdown table
+# per layout with ratios against tcpdump and against the reference, writes
+# them to tests/bench/LIVE_RESULTS.md and, with gnuplot,
+# tests/bench/live.png.
 #
 # Knobs (environment): MT_BUILD_DIR (default build), MT_LIVE_DURATION
-# (seconds per cell, default 5), MT_LIVE_QUEUES (veth queues, default: the
-# number of CPUs, at least 2), MT_LIVE_FLOWS (1000), MT_LIVE_SIZES
-# ("64 1500"), MT_LIVE_WARM_MIB (tmpfs written once before the cells, default
-# 8192; 0 = none; see the warm-up below).
+# (seconds per cell, default 5), MT_LIVE_LAYOUTS ("split shared"),
+# MT_LIVE_QUEUES (veth queues of the shared layout, default: the number of
+# CPUs, at least 2), MT_LIVE_FLOWS (1000), MT_LIVE_SIZES ("64 1500"),
+# MT_LIVE_WARM_MIB (tmpfs written once before the cells, default 8192; 0 =
+# none; see the warm-up below).
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -45,8 +68,11 @@
 DURATION=${MT_LIVE_DURATION:-5}
 FLOWS=${MT_LIVE_FLOWS:-1000}
 read -r -a SIZES <<<"${MT_LIVE_SIZES:-64 1500}"
+read -r -a LAYOUTS <<<"${MT_LIVE_LAYOUTS:-split shared}"
 NCPU=$(nproc)
-QUEUES=${MT_LIVE_QUEUES:-$((NCPU > 2 ? NCPU : 2))}
+SHARED_QUEUES=${MT_LIVE_QUEUES:-$((NCPU > 2 ? NCPU : 2))}
+RX_CPU=0
+GEN_CPU=$((NCPU - 1))
 MTU=1600
 RESULTS=$MT_SOURCE_DIR/tests/bench/LIVE_RESULTS.md
 PLOT=$MT_SOURCE_DIR/tests/bench/live.png
@@ -54,7 +80,14 @@ SEED=0x6d697272 # bench_core's seed for its rule sets
 SETUPS=(ref mt10 mt1000 tcpdump vxlan)
 
 mt_require_root
-mt_require_cmd ip tcpdump capinfos ethtool cc
+mt_require_cmd ip tcpdump capinfos ethtool cc taskset
+for layout in "${LAYOUTS[@]}"; do
+	case $layout in
+	split) [ "$NCPU" -ge 2 ] || fail "the split layout needs 2 CPUs or more" ;;
+	shared) ;;
+	*) fail "MT_LIVE_LAYOUTS: unknown layout '$layout' (split, shared)" ;;
+	esac
+done
 mt_require_python
 mt_require_netns_vxlan
 DAEMON=$(mt_bin mirror-targetd)
@@ -107,15 +140,36 @@ EOF
 
 # ---- topology --------------------------------------------------------------------
 
+# One topology for both layouts: a veth hands a frame sent with XDP to the
+# peer's queue of the sending CPU, so with the generator pinned (split)
+# one queue receives everything.
+QUEUES=$SHARED_QUEUES
 mt_topology_create "$QUEUES" "$MTU"
 mt_topology_generator_only
 TGT_MAC=$MT_TGT_MAC
+
+# pinning LAYOUT: the commands that pin the receiver and the generator.
+PIN_RX=()
+PIN_GEN=()
+pinning() {
+	PIN_RX=()
+	PIN_GEN=()
+	if [ "$1" = split ]; then
+		PIN_RX=(/usr/bin/taskset -c "$RX_CPU")
+		PIN_GEN=(/usr/bin/taskset -c "$GEN_CPU")
+	fi
+}
 
 # ---- measuring -------------------------------------------------------------------
 
 # Busy CPU ticks of all CPUs (everything but idle and iowait).
 busy_ticks() {
 	awk '$1 == "cpu" { print $2 + $3 + $4 + $7 + $8 + $9; exit }' /proc/stat
+}
+
+# Softirq ticks of CPU $1 ("cpu" = all CPUs).
+softirq_ticks() {
+	awk -v c="$1" '$1 == c { print $8; exit }' /proc/stat
 }
 
 # utime + stime (ticks) of a process.
@@ -154,7 +208,7 @@ wait_log() {
 # after it exits and before it is reaped; the wrapper's own time counts as
 # the generator's too.  Prints "TICKS" on fd 3, the loadgen JSON on stdout.
 run_loadgen() {
-	local size=$1
+	local size=$1 rate=$2
 	ip netns exec "$NS_SRC" "$MT_PYTHON" -c '
 import os, sys
 pid = os.fork()
@@ -168,9 +222,10 @@ t = ticks(pid)
 _, st = os.waitpid(pid, 0)
 os.write(3, b"%d\n" % (t + ticks("self")))
 sys.exit(os.waitstatus_to_exitcode(st))' \
-		"$LOADGEN" -i veth-src --flows "$FLOWS" --sizes "$size" \
-		--vni "$MT_VNI" --outer-dst "$MT_OUTER_TGT" \
-		--outer-dst-mac "$TGT_MAC" --duration "$DURATION" --json
+		"${PIN_GEN[@]}" "$LOADGEN" -i veth-src --flows "$FLOWS" \
+		--sizes "$size" --vni "$MT_VNI" --outer-dst "$MT_OUTER_TGT" \
+		--outer-dst-mac "$TGT_MAC" --duration "$DURATION" \
+		${rate:+--rate "$rate"} --json
 }
 
 # Receivers without XDP see live frames only with GRO on (see loadgen
@@ -189,7 +244,7 @@ start_receiver() {
 	: >"$log"
 	case $setup in
 	ref)
-		ip netns exec "$NS_TGT" "$REF" -i veth-tgt -q "$QUEUES" \
+		ip netns exec "$NS_TGT" "${PIN_RX[@]}" "$REF" -i veth-tgt -q "$QUEUES" \
 			>"$WORK/recv.out" 2>"$log" &
 		RPID=$!
 		wait_log "$log" 'capturing on' "$RPID" ||
@@ -197,7 +252,7 @@ start_receiver() {
 		;;
 	mt10 | mt1000)
 		ip netns exec "$NS_TGT" sh -c 'mount -t bpf bpf /sys/fs/bpf 2>/dev/null; exec "$@"' \
-			sh "$DAEMON" -i veth-tgt --output-dir "$WORK/out" \
+			sh "${PIN_RX[@]}" "$DAEMON" -i veth-tgt --output-dir "$WORK/out" \
 			--config "$WORK/live.conf" \
 			--rules "$WORK/rules-${setup#mt}.conf" \
 			--xdp-mode native --allow-source "$MT_OUTER_SRC/32" \
@@ -217,7 +272,7 @@ start_receiver() {
 			ifc=vxr
 			filter=()
 		fi
-		ip netns exec "$NS_TGT" tcpdump -i "$ifc" -n -B 262144 \
+		ip netns exec "$NS_TGT" "${PIN_RX[@]}" tcpdump -i "$ifc" -n -B 262144 \
 			-w "$WORK/out/capture.pcap" "${filter[@]}" \
 			>"$WORK/recv.out" 2>"$log" &
 		RPID=$!
@@ -258,14 +313,17 @@ stop_receiver() {
 
 now_ns() { date +%s%N; }
 
-# cell SETUP SIZE: one run; appends "setup size sent captured seconds
-# busy_ticks gen_ticks rx_ticks hwm_kib bg_ticks" to $WORK/cells.  bg_ticks:
-# what the rest of the machine (other jobs) would have used in the window,
-# from the busy rate of the second before the traffic, when the receiver
-# is idle; it is subtracted too.
+# cell LAYOUT SETUP SIZE [RATE]: one run (RATE: paced, else as fast as
+# the generator can); appends "layout setup size rate sent captured
+# seconds busy_ticks gen_ticks rx_ticks hwm_kib bg_ticks softirq_ticks" to
+# $WORK/cells.  bg_ticks: what the rest of the machine (other jobs) would
+# have used in the window, from the busy rate of the second before the
+# traffic, when the receiver is idle; it is subtracted too.
 cell() {
-	local setup=$1 size=$2 b0 b1 p0 p1 t0 t1 gen sent secs hwm rx bg
-	log "$setup, ${size}-byte inner frames, ${DURATION} s"
+	local layout=$1 setup=$2 size=$3 rate=${4:-} b0 b1 p0 p1 t0 t1 gen sent secs hwm rx bg
+	local si0 si1 sicpu=cpu
+	[ "$layout" = shared ] || sicpu=cpu$GEN_CPU
+	log "$layout: $setup, ${size}-byte inner frames, ${DURATION} s${rate:+, paced at $rate/s}"
 	start_receiver "$setup"
 	sleep 0.2
 	p0=$(busy_ticks)
@@ -274,9 +332,11 @@ cell() {
 	p1=$(busy_ticks)
 	t1=$(now_ns)
 	b0=$p1
-	run_loadgen "$size" >"$WORK/lg.json" 3>"$WORK/lg.ticks" ||
+	si0=$(softirq_ticks "$sicpu")
+	run_loadgen "$size" "$rate" >"$WORK/lg.json" 3>"$WORK/lg.ticks" ||
 		fail "mirror-loadgen failed (exit $?)"
 	b1=$(busy_ticks)
+	si1=$(softirq_ticks "$sicpu")
 	bg=$(awk -v p=$((p1 - p0)) -v t=$((t1 - t0)) -v w=$(($(now_ns) - t1)) \
 		'BEGIN { printf "%.0f", p * w / t }')
 	# Let the receiver drain its rings before the cut.
@@ -289,9 +349,16 @@ cell() {
 import json, sys
 j = json.load(open(sys.argv[1]))
 print(j["frames_sent"], j["seconds"])' "$WORK/lg.json")
-	log "  sent $sent in $secs s, captured $GOT, busy $((b1 - b0)) ticks, generator $gen, background $bg, receiver $rx, VmHWM $hwm KiB"
-	echo "$setup $size $sent $GOT $secs $((b1 - b0)) $gen $rx $hwm $bg" >>"$WORK/cells"
+	log "  sent $sent in $secs s, captured $GOT, busy $((b1 - b0)) ticks, generator $gen, softirq $((si1 - si0)), background $bg, receiver $rx, VmHWM $hwm KiB"
+	echo "$layout $setup $size ${rate:-0} $sent $GOT $secs $((b1 - b0)) $gen $rx $hwm $bg $((si1 - si0))" >>"$WORK/cells"
 	rm -rf "$WORK/out"
+}
+
+# captured_rate LAYOUT SETUP SIZE: captured frames per second of that cell.
+captured_rate() {
+	awk -v l="$1" -v s="$2" -v z="$3" \
+		'$1 == l && $2 == s && $3 == z && $4 == 0 { printf "%.0f", $6 / $7 }' \
+		"$WORK/cells"
 }
 
 # Warm-up: this VM backs guest memory on first touch, and writing into
@@ -312,9 +379,17 @@ if [ "$warm_mib" -gt 0 ]; then
 fi
 
 : >"$WORK/cells"
-for size in "${SIZES[@]}"; do
-	for setup in "${SETUPS[@]}"; do
-		cell "$setup" "$size"
+for layout in "${LAYOUTS[@]}"; do
+	pinning "$layout"
+	for size in "${SIZES[@]}"; do
+		for setup in "${SETUPS[@]}"; do
+			cell "$layout" "$setup" "$size"
+		done
+		# Completeness at the rate tcpdump captured (evenly paced).
+		if [ "$layout" = split ]; then
+			rate=$(captured_rate split tcpdump "$size")
+			[ "${rate:-0}" -gt 0 ] && cell split mt10 "$size" "$rate"
+		fi
 	done
 done
 
@@ -322,56 +397,73 @@ done
 
 model=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 HZ=$(getconf CLK_TCK)
-"$MT_PYTHON" - "$WORK/cells" "$HZ" "$WORK/plot.dat" "$NCPU" >"$WORK/table.md" <<'PY'
+"$MT_PYTHON" - "$WORK/cells" "$HZ" "$WORK/plot.dat" "$NCPU" "$WORK/table" <<'PY'
 import sys
 rows = [l.split() for l in open(sys.argv[1])]
 hz = float(sys.argv[2])
+ncpu = int(sys.argv[4])
 names = {"ref": "reference (xsk_ref)", "mt10": "mirror-targetd, 10 rules",
          "mt1000": "mirror-targetd, 1,000 rules",
          "tcpdump": "tcpdump on the veth (raw VXLAN)",
          "vxlan": "kernel vxlan + tcpdump"}
 cells = {}
-ncpu = int(sys.argv[4])
-for setup, size, sent, got, secs, busy, gen, rx, hwm, bg in rows:
-    sent, got, size = int(sent), int(got), int(size)
+for (layout, setup, size, rate, sent, got, secs, busy, gen, rx, hwm, bg,
+     si) in rows:
+    sent, got, size, rate = int(sent), int(got), int(size), int(rate)
     secs, busy, gen, rx = float(secs), int(busy), int(gen), int(rx)
-    bg = int(bg)
-    c = {"sent": sent, "got": got, "size": size,
-         "mpps": got / secs / 1e6, "gbps": got * size * 8 / secs / 1e9,
-         "compl": got / sent if sent else 0,
-         "cpu": (busy - gen - bg) / hz / got * 1e6 if got else float("nan"),
-         "rxcpu": rx / hz / got * 1e6 if got else float("nan"),
-         "rss": int(hwm) / 1024,
-         "bg": 100 * bg / (hz * secs * ncpu)}
-    cells[(setup, size)] = c
+    bg, si = int(bg), int(si)
+    cpu = busy - gen + si - bg
+    cells[(layout, setup, size, rate)] = {
+        "sent": sent, "got": got, "size": size, "rate": rate,
+        "mpps": got / secs / 1e6, "gbps": got * size * 8 / secs / 1e9,
+        "compl": got / sent if sent else 0,
+        "cpu": cpu / hz / got * 1e6 if got else float("nan"),
+        "rxcpu": rx / hz / got * 1e6 if got else float("nan"),
+        "rss": int(hwm) / 1024,
+        "bg": 100 * bg / (hz * secs * ncpu)}
 def ratio(a, b):
     return "%.2fx" % (a / b) if b else "-"
-print("| setup | inner B | sent | captured | Mpps | Gbit/s inner | complete"
-      " | CPU µs/pkt (all CPUs − gen.) | receiver process µs/pkt"
-      " | peak RSS MiB | Mpps vs tcpdump | Mpps vs reference"
-      " | CPU/pkt vs tcpdump | other load |")
-print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+layouts = [l for l in ("split", "shared") if any(k[0] == l for k in cells)]
+sizes = sorted({k[2] for k in cells})
+order = [s for s in names if any(k[1] == s for k in cells)]
+for layout in layouts:
+    out = open("%s.%s" % (sys.argv[5], layout), "w")
+    out.write("| setup | inner B | sent | captured | Mpps | Gbit/s inner"
+              " | complete | CPU µs/pkt | receiver process µs/pkt"
+              " | peak RSS MiB | Mpps vs tcpdump | Mpps vs reference"
+              " | CPU/pkt vs tcpdump | other load |\n")
+    out.write("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
+              "|---:|---:|\n")
+    for size in sizes:
+        t = cells.get((layout, "tcpdump", size, 0))
+        r = cells.get((layout, "ref", size, 0))
+        keys = [(layout, s, size, 0) for s in order]
+        keys += sorted(k for k in cells
+                       if k[0] == layout and k[2] == size and k[3])
+        for k in keys:
+            c = cells.get(k)
+            if not c:
+                continue
+            name = names[k[1]]
+            if k[3]:
+                name += ", paced at %s/s (tcpdump's rate)" % format(
+                    k[3], ",")
+            out.write("| %s | %d | %d | %d | %.3f | %.2f | %.1f%% | %.2f"
+                      " | %.2f | %.1f | %s | %s | %s | %.0f%% |\n" % (
+                          name, size, c["sent"], c["got"], c["mpps"],
+                          c["gbps"], 100 * c["compl"], c["cpu"], c["rxcpu"],
+                          c["rss"],
+                          ratio(c["mpps"], t["mpps"]) if t and not k[3] else "-",
+                          ratio(c["mpps"], r["mpps"]) if r and not k[3] else "-",
+                          ratio(c["cpu"], t["cpu"]) if t else "-", c["bg"]))
 plot = open(sys.argv[3], "w")
-sizes = sorted({k[1] for k in cells})
-order = [s for s in names if any((s, z) in cells for z in sizes)]
-for size in sizes:
-    t = cells.get(("tcpdump", size))
-    r = cells.get(("ref", size))
-    for s in order:
-        c = cells.get((s, size))
-        if not c:
-            continue
-        print("| %s | %d | %d | %d | %.3f | %.2f | %.1f%% | %.2f | %.2f | %.1f"
-              " | %s | %s | %s | %.0f%% |" % (
-                  names[s], size, c["sent"], c["got"], c["mpps"], c["gbps"],
-                  100 * c["compl"], c["cpu"], c["rxcpu"], c["rss"],
-                  ratio(c["mpps"], t["mpps"]) if t else "-",
-                  ratio(c["mpps"], r["mpps"]) if r else "-",
-                  ratio(c["cpu"], t["cpu"]) if t else "-", c["bg"]))
+cols = [(l, z) for l in layouts for z in sizes]
 for s in order:
     plot.write('"%s" %s\n' % (names[s].replace(" (raw VXLAN)", ""),
-               " ".join("%.4f" % cells[(s, z)]["mpps"] if (s, z) in cells
-                        else "0" for z in sizes)))
+               " ".join("%.4f" % cells[(l, s, z, 0)]["mpps"]
+                        if (l, s, z, 0) in cells else "0" for l, z in cols)))
+open(sys.argv[3] + ".cols", "w").write(
+    "\n".join("%s-byte inner, %s" % (z, l) for l, z in cols) + "\n")
 PY
 
 {
@@ -381,29 +473,49 @@ PY
 		"measured $(date -u +%Y-%m-%dT%H:%MZ) with \`tests/bench/live.sh\`" \
 		"(build: ${MT_BUILD_DIR#"$MT_SOURCE_DIR"/})."
 	echo
-	echo "Veth pair with $QUEUES queues, MTU $MTU, between two namespaces;" \
-		"mirror-loadgen (BPF_PROG_RUN live frames, one core) sends $FLOWS" \
-		"inner flows, VNI $MT_VNI, as fast as it can for $DURATION s per" \
-		"cell; one receiver at a time writes to tmpfs. Captured = packets in" \
-		"the output files (capinfos; mirror-targetd: sealed segments after" \
+	echo "Veth pair, MTU $MTU, between two namespaces; mirror-loadgen" \
+		"(BPF_PROG_RUN live frames, one core) sends $FLOWS inner flows," \
+		"VNI $MT_VNI, as fast as it can for $DURATION s per cell; one" \
+		"receiver at a time writes to tmpfs. Captured = packets in the" \
+		"output files (capinfos; mirror-targetd: sealed segments after" \
 		"SIGTERM; reference: its own count). Mpps and Gbit/s (inner frame" \
 		"bytes) are captured packets over the generator's run time."
 	echo "CPU µs/pkt = busy time of all CPUs (/proc/stat) minus the" \
-		"generator's utime+stime (/proc/PID/stat), per captured packet." \
-		"Caveat: the veth receive path (XDP, AF_XDP copy, GRO, packet" \
-		"socket) runs in softirq on the generator's CPU and this kernel has" \
-		"no IRQ time accounting, so much of the receiver's kernel work is" \
-		"charged to the generator and subtracted; the receiver process" \
-		"column (its own utime+stime) is the user-space side only." \
+		"generator's utime+stime (/proc/PID/stat), plus the softirq ticks" \
+		"of the generator's CPU (split) or of all CPUs (shared, an upper" \
+		"bound), per captured packet: the veth receive path (XDP, AF_XDP" \
+		"copy; GRO, packet socket) runs in softirq inside the generator's" \
+		"transmit call and is charged to it, and without IRQ time" \
+		"accounting the softirq column is tick-sampled. Receiver process =" \
+		"its own utime+stime only (user space and its system calls)." \
 		"Other load: the busy share of all CPUs in the idle second before" \
 		"the traffic (other jobs on the machine), extrapolated over the" \
-		"run and also subtracted; above a few % the cell is noisy."
+		"run and subtracted; above a few % the cell is noisy."
 	echo "Receivers without XDP get the live frames through GRO, which runs" \
 		"inside the generator's transmit call: they slow the generator" \
 		"down (fewer frames sent) instead of dropping, so compare Mpps," \
 		"not completeness alone."
-	echo
-	cat "$WORK/table.md"
+	for layout in "${LAYOUTS[@]}"; do
+		echo
+		case $layout in
+		split)
+			echo "### Split: generator and receive path on CPU $GEN_CPU, receiver on CPU $RX_CPU"
+			echo
+			echo "The generator pinned to CPU $GEN_CPU (the veth's" \
+				"receive path runs there with it, in softirq), the" \
+				"receiver process to CPU $RX_CPU; one veth queue" \
+				"receives. The last row per size: mirror-targetd paced" \
+				"at the rate tcpdump captured."
+			;;
+		shared)
+			echo "### Shared: $QUEUES queues, nothing pinned"
+			echo
+			echo "Generator, receive path and receiver share all $NCPU CPUs."
+			;;
+		esac
+		echo
+		cat "$WORK/table.$layout"
+	done
 } >"$WORK/report.md"
 cat "$WORK/report.md"
 cp "$WORK/report.md" "$RESULTS"
@@ -413,7 +525,7 @@ if command -v gnuplot >/dev/null 2>&1; then
 	{
 		echo "set terminal pngcairo size 1000,540 noenhanced"
 		echo "set output '$PLOT'"
-		echo "set title 'Live capture on a veth pair: captured Mpps by setup ($DURATION s, $FLOWS flows)'"
+		echo "set title 'Live capture on a veth pair: captured Mpps by setup and CPU layout ($DURATION s, $FLOWS flows)'"
 		echo "set style data histograms"
 		echo "set style histogram clustered gap 1"
 		echo "set style fill solid 0.8 border -1"
@@ -424,10 +536,11 @@ if command -v gnuplot >/dev/null 2>&1; then
 		echo "set rmargin 10"
 		echo "set bmargin 6"
 		echo "set key top right"
-		printf "plot '%s' using 2:xtic(1) title '%s-byte inner'" \
-			"$WORK/plot.dat" "${SIZES[0]}"
-		for ((i = 1; i < ${#SIZES[@]}; i++)); do
-			printf ", '' using %d title '%s-byte inner'" $((i + 2)) "${SIZES[i]}"
+		mapfile -t cols <"$WORK/plot.dat.cols"
+		printf "plot '%s' using 2:xtic(1) title '%s'" \
+			"$WORK/plot.dat" "${cols[0]}"
+		for ((i = 1; i < ${#cols[@]}; i++)); do
+			printf ", '' using %d title '%s'" $((i + 2)) "${cols[i]}"
 		done
 		echo
 	} >"$WORK/plot.gp"
