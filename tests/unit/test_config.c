@@ -88,7 +88,7 @@ Test(config, defaults)
 	cr_assert_eq(cfg->busy_poll, false);
 	cr_assert_eq(cfg->batch_size, 64);
 	cr_assert_eq(cfg->frame_size, 4096);
-	cr_assert_eq(cfg->ring_size, 2048);
+	cr_assert_eq(cfg->ring_size, 8192);
 	cr_assert_eq(cfg->nallow_sources, 0);
 	cr_assert_eq(cfg->nallow_vnis, 0);
 	cr_assert_eq(cfg->writer_buffer, 1024 * 1024);
