@@ -60,7 +60,8 @@
 # MT_LIVE_QUEUES (veth queues of the shared layout, default: the number of
 # CPUs, at least 2), MT_LIVE_FLOWS (1000), MT_LIVE_SIZES ("64 1500"),
 # MT_LIVE_WARM_MIB (tmpfs written once before the cells, default 8192; 0 =
-# none; see the warm-up below).
+# none; see the warm-up below), MT_LIVE_RING (mirror-targetd's
+# capture.ring_size; default: its own default).
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -132,11 +133,12 @@ gen_rules 1000 "$WORK/rules-1000.conf"
 # The generator's clients are 192.0.2.1-120: the mirrored ENI's addresses,
 # so direction is known and ingress/egress rules are evaluated.
 ADDRS=$(seq -s ', ' -f '192.0.2.%g' 1 120)
-cat >"$WORK/live.conf" <<EOF
-[session bench]
-vni = $MT_VNI
-addresses = $ADDRS
-EOF
+{
+	if [ -n "${MT_LIVE_RING:-}" ]; then
+		printf '[capture]\nring_size = %s\n' "$MT_LIVE_RING"
+	fi
+	printf '[session bench]\nvni = %s\naddresses = %s\n' "$MT_VNI" "$ADDRS"
+} >"$WORK/live.conf"
 
 # ---- topology --------------------------------------------------------------------
 
@@ -315,13 +317,14 @@ now_ns() { date +%s%N; }
 
 # cell LAYOUT SETUP SIZE [RATE]: one run (RATE: paced, else as fast as
 # the generator can); appends "layout setup size rate sent captured
-# seconds busy_ticks gen_ticks rx_ticks hwm_kib bg_ticks softirq_ticks" to
+# seconds busy_ticks gen_ticks rx_ticks hwm_kib bg_ticks softirq_ticks
+# link_drops" to
 # $WORK/cells.  bg_ticks: what the rest of the machine (other jobs) would
 # have used in the window, from the busy rate of the second before the
 # traffic, when the receiver is idle; it is subtracted too.
 cell() {
 	local layout=$1 setup=$2 size=$3 rate=${4:-} b0 b1 p0 p1 t0 t1 gen sent secs hwm rx bg
-	local si0 si1 sicpu=cpu
+	local si0 si1 sicpu=cpu l0 l1
 	[ "$layout" = shared ] || sicpu=cpu$GEN_CPU
 	log "$layout: $setup, ${size}-byte inner frames, ${DURATION} s${rate:+, paced at $rate/s}"
 	start_receiver "$setup"
@@ -333,10 +336,12 @@ cell() {
 	t1=$(now_ns)
 	b0=$p1
 	si0=$(softirq_ticks "$sicpu")
+	l0=$(mt_link_tx_dropped "$NS_SRC" veth-src)
 	run_loadgen "$size" "$rate" >"$WORK/lg.json" 3>"$WORK/lg.ticks" ||
 		fail "mirror-loadgen failed (exit $?)"
 	b1=$(busy_ticks)
 	si1=$(softirq_ticks "$sicpu")
+	l1=$(mt_link_tx_dropped "$NS_SRC" veth-src)
 	bg=$(awk -v p=$((p1 - p0)) -v t=$((t1 - t0)) -v w=$(($(now_ns) - t1)) \
 		'BEGIN { printf "%.0f", p * w / t }')
 	# Let the receiver drain its rings before the cut.
@@ -349,8 +354,8 @@ cell() {
 import json, sys
 j = json.load(open(sys.argv[1]))
 print(j["frames_sent"], j["seconds"])' "$WORK/lg.json")
-	log "  sent $sent in $secs s, captured $GOT, busy $((b1 - b0)) ticks, generator $gen, softirq $((si1 - si0)), background $bg, receiver $rx, VmHWM $hwm KiB"
-	echo "$layout $setup $size ${rate:-0} $sent $GOT $secs $((b1 - b0)) $gen $rx $hwm $bg $((si1 - si0))" >>"$WORK/cells"
+	log "  sent $sent in $secs s, link dropped $((l1 - l0)), captured $GOT, busy $((b1 - b0)) ticks, generator $gen, softirq $((si1 - si0)), background $bg, receiver $rx, VmHWM $hwm KiB"
+	echo "$layout $setup $size ${rate:-0} $sent $GOT $secs $((b1 - b0)) $gen $rx $hwm $bg $((si1 - si0)) $((l1 - l0))" >>"$WORK/cells"
 	rm -rf "$WORK/out"
 }
 
@@ -408,7 +413,7 @@ names = {"ref": "reference (xsk_ref)", "mt10": "mirror-targetd, 10 rules",
          "vxlan": "kernel vxlan + tcpdump"}
 cells = {}
 for (layout, setup, size, rate, sent, got, secs, busy, gen, rx, hwm, bg,
-     si) in rows:
+     si, link) in rows:
     sent, got, size, rate = int(sent), int(got), int(size), int(rate)
     secs, busy, gen, rx = float(secs), int(busy), int(gen), int(rx)
     bg, si = int(bg), int(si)
@@ -417,6 +422,8 @@ for (layout, setup, size, rate, sent, got, secs, busy, gen, rx, hwm, bg,
         "sent": sent, "got": got, "size": size, "rate": rate,
         "mpps": got / secs / 1e6, "gbps": got * size * 8 / secs / 1e9,
         "compl": got / sent if sent else 0,
+        "link": int(link),
+        "deliv": got / (sent - int(link)) if sent > int(link) else 0,
         "cpu": cpu / hz / got * 1e6 if got else float("nan"),
         "rxcpu": rx / hz / got * 1e6 if got else float("nan"),
         "rss": int(hwm) / 1024,
@@ -429,11 +436,12 @@ order = [s for s in names if any(k[1] == s for k in cells)]
 for layout in layouts:
     out = open("%s.%s" % (sys.argv[5], layout), "w")
     out.write("| setup | inner B | sent | captured | Mpps | Gbit/s inner"
-              " | complete | CPU µs/pkt | receiver process µs/pkt"
+              " | complete | link drops | of delivered"
+              " | CPU µs/pkt | receiver process µs/pkt"
               " | peak RSS MiB | Mpps vs tcpdump | Mpps vs reference"
               " | CPU/pkt vs tcpdump | other load |\n")
     out.write("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
-              "|---:|---:|\n")
+              "|---:|---:|---:|---:|\n")
     for size in sizes:
         t = cells.get((layout, "tcpdump", size, 0))
         r = cells.get((layout, "ref", size, 0))
@@ -448,10 +456,12 @@ for layout in layouts:
             if k[3]:
                 name += ", paced at %s/s (tcpdump's rate)" % format(
                     k[3], ",")
-            out.write("| %s | %d | %d | %d | %.3f | %.2f | %.1f%% | %.2f"
-                      " | %.2f | %.1f | %s | %s | %s | %.0f%% |\n" % (
+            out.write("| %s | %d | %d | %d | %.3f | %.2f | %.1f%% | %d"
+                      " | %.2f%% | %.2f | %.2f | %.1f | %s | %s | %s"
+                      " | %.0f%% |\n" % (
                           name, size, c["sent"], c["got"], c["mpps"],
-                          c["gbps"], 100 * c["compl"], c["cpu"], c["rxcpu"],
+                          c["gbps"], 100 * c["compl"], c["link"],
+                          100 * c["deliv"], c["cpu"], c["rxcpu"],
                           c["rss"],
                           ratio(c["mpps"], t["mpps"]) if t and not k[3] else "-",
                           ratio(c["mpps"], r["mpps"]) if r and not k[3] else "-",
@@ -479,7 +489,11 @@ PY
 		"receiver at a time writes to tmpfs. Captured = packets in the" \
 		"output files (capinfos; mirror-targetd: sealed segments after" \
 		"SIGTERM; reference: its own count). Mpps and Gbit/s (inner frame" \
-		"bytes) are captured packets over the generator's run time."
+		"bytes) are captured packets over the generator's run time." \
+		"Link drops: frames the veth itself dropped (the sender's" \
+		"tx_dropped: the peer's 256-slot queue was full) before any XDP" \
+		"program or socket saw them, a NIC's rx_missed; of delivered =" \
+		"captured / (sent - link drops)."
 	echo "CPU µs/pkt = busy time of all CPUs (/proc/stat) minus the" \
 		"generator's utime+stime (/proc/PID/stat), plus the softirq ticks" \
 		"of the generator's CPU (split) or of all CPUs (shared, an upper" \

@@ -283,6 +283,14 @@ mt_topology_generator_only() {
 	done
 }
 
+# mt_link_tx_dropped NS IFACE: frames the interface's transmit dropped.  A
+# veth drops there what does not fit its peer's receive queue, before any
+# XDP program or socket on the peer sees it: a NIC's rx_missed.
+mt_link_tx_dropped() {
+	ip -n "$1" -s -j link show "$2" |
+		"$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["dropped"])'
+}
+
 # ---- the daemon in the target namespace ---------------------------------------
 
 # mt_daemon_spawn OUT ERR CMD...: starts CMD (mirror-targetd and its

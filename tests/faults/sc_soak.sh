@@ -61,10 +61,7 @@ fi
 # the peer's queue of 256 (the generator's frames are evenly spaced, but
 # the receive side shares the CPUs with it and sometimes falls behind),
 # before XDP sees it -- a kernel counter, like a NIC's rx_missed.
-link_drops() {
-	ip -n "$NS_SRC" -s -j link show veth-src |
-		"$MT_PYTHON" -c 'import json,sys; print(json.load(sys.stdin)[0]["stats64"]["tx"]["dropped"])'
-}
+link_drops() { mt_link_tx_dropped "$NS_SRC" veth-src; }
 V0=$(link_drops)
 ft_status "$MT_TMP/before.json"
 if [ "$PPS" -gt 0 ]; then
