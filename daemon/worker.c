@@ -8,6 +8,13 @@
  * system call per packet: the only calls are poll() when the ring is empty
  * and the writer's pwrite() when its buffer fills (or once a second, and
  * when idle, so that captured packets reach the open segment soon).
+ * Frames of a few hundred bytes and more are lent to the writer: their
+ * records are written straight from the UMEM with one pwritev() (one copy
+ * per packet, the kernel's, instead of two).  So frames go back to the
+ * fill ring only after that write: a worker holds the frames of several
+ * batches (up to hold_max, a quarter of its UMEM at most, so the kernel
+ * never runs short) and gives them back together, or when it goes idle
+ * for IDLE_POLL_MS, so the write is not one system call per small batch.
  *
  * Time: the XDP program stamps every frame with bpf_ktime_get_tai_ns() in
  * the metadata area; CLOCK_TAI - CLOCK_REALTIME (kept by the control
@@ -34,6 +41,10 @@
 
 #define NSEC 1000000000ull
 #define IDLE_POLL_MS 100
+/* Frames a worker may hold for the writer: at most this many... */
+#define HOLD_MAX 512
+/* ... and at most this share of its UMEM (1/4). */
+#define HOLD_UMEM_SHIFT 2
 /* Buffered records reach the segment at least this often under traffic. */
 #define FLUSH_EVERY_NS NSEC
 
@@ -71,7 +82,14 @@ struct mt_worker *mt_worker__create(const struct mt_worker_opts *o)
 	wk->stop = o->stop;
 	wk->tai_offset_ns = o->tai_offset_ns;
 	wk->bounce_size = o->bounce_size;
-	wk->fill_addrs = calloc(o->batch_size, sizeof(*wk->fill_addrs));
+	/* Whole batches: hold_max is at least one. */
+	wk->hold_max = o->xsk->nframes >> HOLD_UMEM_SHIFT;
+	if (wk->hold_max > HOLD_MAX)
+		wk->hold_max = HOLD_MAX;
+	if (wk->hold_max < o->batch_size)
+		wk->hold_max = o->batch_size;
+	wk->fill_addrs =
+		calloc(wk->hold_max + o->batch_size, sizeof(*wk->fill_addrs));
 	if (!wk->fill_addrs)
 		goto out_free;
 	wk->bounce = malloc(o->bounce_size);
@@ -140,15 +158,45 @@ static void bounce_add(struct mt_worker *wk, const uint8_t *data, uint32_t len)
 	wk->bounce_len += len;
 }
 
+/*
+ * Writes out the records lent from the held frames, then hands the frames
+ * back to the fill ring.
+ */
+static void give_back(struct mt_worker *wk)
+{
+	struct mt_xsk *x = wk->xsk;
+	uint32_t n = wk->npending, fidx = 0;
+
+	mt_writer_lend_end(wk->w);
+	if (!n)
+		return;
+	/*
+	 * The fill ring holds every UMEM frame we do not, so there is always
+	 * room for the ones we held.
+	 */
+	while (xsk_ring_prod__reserve(&x->fill, n, &fidx) != n)
+		;
+	for (uint32_t i = 0; i < n; i++)
+		*xsk_ring_prod__fill_addr(&x->fill, fidx + i) =
+			wk->fill_addrs[i];
+	xsk_ring_prod__submit(&x->fill, n);
+	wk->npending = 0;
+	/* Zero-copy drivers stop when the fill ring ran dry: kick them. */
+	if (xsk_ring_prod__needs_wakeup(&x->fill))
+		recvfrom(x->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+}
+
 static void process_batch(struct mt_worker *wk, uint32_t n, uint32_t idx)
 {
 	struct mt_xsk *x = wk->xsk;
 	int64_t tai_off =
 		atomic_load_explicit(wk->tai_offset_ns, memory_order_relaxed);
 	uint64_t batch_clock = 0, last_ts = 0;
-	uint32_t fidx = 0;
+	uint64_t *held = wk->fill_addrs + wk->npending;
 
 	mt_pipeline_begin_batch(&wk->p);
+	/* The frames stay ours until give_back. */
+	mt_writer_lend(wk->w, true);
 	for (uint32_t i = 0; i < n; i++) {
 		const struct xdp_desc *d =
 			xsk_ring_cons__rx_desc(&x->rx, idx + i);
@@ -159,7 +207,7 @@ static void process_batch(struct mt_worker *wk, uint32_t n, uint32_t idx)
 		bool contd = d->options & XDP_PKT_CONTD;
 		uint64_t tai, ts;
 
-		wk->fill_addrs[i] = base;
+		held[i] = base;
 		if (wk->in_multi) {
 			bounce_add(wk, frame, d->len);
 			if (contd)
@@ -167,8 +215,11 @@ static void process_batch(struct mt_worker *wk, uint32_t n, uint32_t idx)
 			wk->in_multi = false;
 			wk->stats.multibuf++;
 			wk->stats.multibuf_cut += wk->multi_cut;
+			/* The bounce buffer is reused: copy from it. */
+			mt_writer_lend(wk->w, false);
 			mt_pipeline_process_eth(&wk->p, wk->bounce,
 						wk->bounce_len, wk->bounce_ts);
+			mt_writer_lend(wk->w, true);
 			last_ts = wk->bounce_ts;
 			continue;
 		}
@@ -193,20 +244,11 @@ static void process_batch(struct mt_worker *wk, uint32_t n, uint32_t idx)
 		last_ts = ts;
 	}
 
-	/*
-	 * The fill ring holds every UMEM frame we do not, so there is always
-	 * room for the ones just consumed.
-	 */
-	while (xsk_ring_prod__reserve(&x->fill, n, &fidx) != n)
-		;
-	for (uint32_t i = 0; i < n; i++)
-		*xsk_ring_prod__fill_addr(&x->fill, fidx + i) =
-			wk->fill_addrs[i];
-	xsk_ring_prod__submit(&x->fill, n);
+	/* The descriptors go back now, the frames they named later. */
 	xsk_ring_cons__release(&x->rx, n);
-	/* Zero-copy drivers stop when the fill ring ran dry: kick them. */
-	if (xsk_ring_prod__needs_wakeup(&x->fill))
-		recvfrom(x->fd, NULL, 0, MSG_DONTWAIT, NULL, NULL);
+	wk->npending += n;
+	if (wk->npending + wk->batch_size > wk->hold_max)
+		give_back(wk);
 
 	wk->stats.batches++;
 	wk->dirty = true;
@@ -248,6 +290,7 @@ static void *worker_main(void *arg)
 		 */
 		if (poll(&pfd, 1, IDLE_POLL_MS) != 0)
 			continue;
+		give_back(wk);
 		if (wk->dirty) {
 			wk->stats.idle_flushes++;
 			flush(wk, realtime_ns());
@@ -258,6 +301,7 @@ static void *worker_main(void *arg)
 		/* Let reload free the old rule set while we are idle. */
 		mt_pipeline_begin_batch(&wk->p);
 	}
+	give_back(wk);
 	flush(wk, realtime_ns());
 	return NULL;
 }

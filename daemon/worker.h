@@ -52,7 +52,12 @@ struct mt_worker {
 	uint32_t batch_size;
 	atomic_bool *stop;
 	_Atomic int64_t *tai_offset_ns;
-	uint64_t *fill_addrs; /* batch_size buffers to hand back */
+	/*
+	 * Buffers to hand back to the fill ring: the frames of the batches
+	 * since the last give_back (their records may be lent to the writer).
+	 */
+	uint64_t *fill_addrs;
+	uint32_t npending, hold_max;
 	uint8_t *bounce; /* multi-buffer frame being reassembled */
 	uint32_t bounce_size, bounce_len;
 	uint64_t bounce_ts;

@@ -9,6 +9,15 @@
  * read per append is the segmenter's generation counter (relaxed); when it
  * moves, the writer flushes into its old segment and takes the new one.
  *
+ * Lending (the live workers): between mt_writer_lend(w, true) and
+ * mt_writer_lend_end() the caller promises that the data it appends stays
+ * where it is, so records of at least LEND_MIN bytes are not copied: the
+ * buffer gets their header, an iovec points at their data, and the flush
+ * is one pwritev() of buffer pieces and lent data in record order.  An
+ * AF_XDP worker lends its UMEM frames for one batch and takes them back
+ * (to the fill ring) only after lend_end has written them: one copy per
+ * packet (the kernel's, into the file) instead of two.
+ *
  * The VNI index rides along: the buffer's records are described by runs
  * of consecutive records with one VNI.  A worker sees few sessions, mostly
  * in long stretches, so an append costs one compare against the current
@@ -20,8 +29,10 @@
  */
 #include <endian.h>
 #include <errno.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include "segment_internal.h"
@@ -34,11 +45,23 @@
  */
 #define WRITER_RUN_BYTES 512
 #define WRITER_RUNS_MIN 16
+/*
+ * Lent records shorter than this are copied anyway: below it the iovec
+ * walk in the kernel costs more than the copy it saves.
+ */
+#define LEND_MIN 256
+/* iovecs of one flush: two per lent record and the buffer's tail. */
+#define LEND_IOV_MAX 1024
 
 struct mt_writer {
 	/* hot: touched on every append */
 	uint8_t *buf;
-	size_t len, cap;
+	size_t len; /* bytes of the records held, lent data included */
+	size_t blen, cap; /* bytes of them in buf, and its size */
+	bool lending;
+	struct iovec *iov; /* buffer pieces and lent data, in record order */
+	unsigned niov;
+	size_t bmark; /* buf bytes before this are in iov already */
 	uint64_t nrec; /* records in buf */
 	uint64_t min_ts, max_ts; /* of the records in buf */
 	uint64_t gen; /* sg->gen this writer follows */
@@ -62,6 +85,9 @@ struct mt_writer {
 static void buf_reset(struct mt_writer *w)
 {
 	w->len = 0;
+	w->blen = 0;
+	w->niov = 0;
+	w->bmark = 0;
 	w->nrec = 0;
 	w->min_ts = UINT64_MAX;
 	w->max_ts = 0;
@@ -118,6 +144,34 @@ static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
 		buf += n;
 		len -= (size_t)n;
 		off += (uint64_t)n;
+	}
+	return 0;
+}
+
+/* pwritev() until all of iov[0..cnt) is written; advances iov. */
+static int pwritev_all(int fd, struct iovec *iov, unsigned cnt, uint64_t off)
+{
+	ssize_t n;
+
+	while (cnt) {
+		n = pwritev(fd, iov, (int)cnt, (off_t)off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			return -EIO;
+		off += (uint64_t)n;
+		while (cnt && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++;
+			cnt--;
+		}
+		if (cnt) {
+			iov->iov_base = (uint8_t *)iov->iov_base + n;
+			iov->iov_len -= (size_t)n;
+		}
 	}
 	return 0;
 }
@@ -191,7 +245,16 @@ int mt_writer_flush(struct mt_writer *w)
 	run_close(w);
 	off = __atomic_fetch_add(&seg->size, w->len, __ATOMIC_RELAXED);
 	index_write(w, seg, off);
-	err = pwrite_all(seg->fd, w->buf, w->len, off);
+	if (w->niov) {
+		if (w->blen > w->bmark)
+			w->iov[w->niov++] = (struct iovec){
+				.iov_base = w->buf + w->bmark,
+				.iov_len = w->blen - w->bmark,
+			};
+		err = pwritev_all(seg->fd, w->iov, w->niov, off);
+	} else {
+		err = pwrite_all(seg->fd, w->buf, w->len, off);
+	}
 	if (err) {
 		__atomic_store_n(&seg->fail_err, -err, __ATOMIC_RELAXED);
 		atomic_min(&seg->fail_off, off);
@@ -284,14 +347,30 @@ int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, uint32_t vni,
 		orig_len = caplen;
 	if (__builtin_expect(!orig_len, 0))
 		return -EINVAL;
-	if (__builtin_expect(w->len + MT_PCAP_REC_HDR_LEN + n > w->cap, 0))
+	if (__builtin_expect(w->blen + MT_PCAP_REC_HDR_LEN + n > w->cap ||
+				     w->niov + 3 > LEND_IOV_MAX,
+			     0))
 		mt_writer_flush(w); /* failures are counted; buffer is empty */
 	if (__builtin_expect(vni != w->run_vni, 0))
 		run_start(w, vni);
 
-	p = w->buf + w->len;
+	p = w->buf + w->blen;
 	mt_pcap_rec_fill(p, ts_ns, n, orig_len, w->nanosecond);
-	memcpy(p + MT_PCAP_REC_HDR_LEN, data, n);
+	if (w->lending && n >= LEND_MIN) {
+		w->blen += MT_PCAP_REC_HDR_LEN;
+		w->iov[w->niov++] = (struct iovec){
+			.iov_base = w->buf + w->bmark,
+			.iov_len = w->blen - w->bmark,
+		};
+		w->iov[w->niov++] = (struct iovec){
+			.iov_base = (void *)(uintptr_t)data,
+			.iov_len = n,
+		};
+		w->bmark = w->blen;
+	} else {
+		memcpy(p + MT_PCAP_REC_HDR_LEN, data, n);
+		w->blen += MT_PCAP_REC_HDR_LEN + n;
+	}
 	w->len += MT_PCAP_REC_HDR_LEN + n;
 	w->nrec++;
 	if (ts_ns < w->min_ts)
@@ -299,6 +378,18 @@ int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, uint32_t vni,
 	if (ts_ns > w->max_ts)
 		w->max_ts = ts_ns;
 	return 0;
+}
+
+void mt_writer_lend(struct mt_writer *w, bool on)
+{
+	w->lending = on;
+}
+
+int mt_writer_lend_end(struct mt_writer *w)
+{
+	w->lending = false;
+	/* Lent data is about to be reused: write it now. */
+	return w->niov ? mt_writer_flush(w) : 0;
 }
 
 void mt_writer_sync(struct mt_writer *w)
@@ -354,6 +445,9 @@ struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
 	w->runs = malloc(w->runs_max * sizeof(*w->runs));
 	if (!w->runs)
 		goto out_free_buf;
+	w->iov = malloc(LEND_IOV_MAX * sizeof(*w->iov));
+	if (!w->iov)
+		goto out_free_runs;
 	buf_reset(w);
 
 	pthread_mutex_lock(&sg->lock);
@@ -362,6 +456,8 @@ struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
 	writer_follow(w);
 	return w;
 
+out_free_runs:
+	free(w->runs);
 out_free_buf:
 	free(w->buf);
 out_free:
@@ -384,6 +480,7 @@ void mt_writer__destroy(struct mt_writer *w)
 	pthread_mutex_lock(&sg->lock);
 	sg->writers--;
 	pthread_mutex_unlock(&sg->lock);
+	free(w->iov);
 	free(w->runs);
 	free(w->buf);
 	free(w);

@@ -155,6 +155,18 @@ int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, uint32_t vni,
 		     const void *data, uint32_t caplen, uint32_t orig_len);
 /* Writes out what is buffered.  Returns 0 or -errno. */
 int mt_writer_flush(struct mt_writer *w);
+/*
+ * While lending is on, the data given to mt_writer_append stays valid and
+ * unchanged until mt_writer_lend_end, so records of a few hundred bytes
+ * and more are written from it instead of copied.  mt_writer_lend(w,
+ * false) pauses lending for appends of data that will not stay (records
+ * already lent stay lent).  lend_end writes out what was lent (one
+ * pwritev) and stops lending; then the caller may reuse the memory.  It
+ * returns 0 or the flush's -errno (the records are counted as dropped
+ * then, as for any failed flush).
+ */
+void mt_writer_lend(struct mt_writer *w, bool on);
+int mt_writer_lend_end(struct mt_writer *w);
 /* Follows a rotation now (flushing into the old segment) if one happened. */
 void mt_writer_sync(struct mt_writer *w);
 /* Worker-owned counters; read them from the control thread (relaxed). */
