@@ -127,27 +127,6 @@ static void atomic_max(uint64_t *p, uint64_t v)
 		;
 }
 
-static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
-{
-	ssize_t n;
-
-	while (len) {
-		n = pwrite(fd, buf, len, (off_t)off);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		/* A short write means the next one fails with the reason. */
-		if (n == 0)
-			return -EIO;
-		buf += n;
-		len -= (size_t)n;
-		off += (uint64_t)n;
-	}
-	return 0;
-}
-
 /* pwritev() until all of iov[0..cnt) is written; advances iov. */
 static int pwritev_all(int fd, struct iovec *iov, unsigned cnt, uint64_t off)
 {
@@ -160,6 +139,7 @@ static int pwritev_all(int fd, struct iovec *iov, unsigned cnt, uint64_t off)
 				continue;
 			return -errno;
 		}
+		/* A short write means the next one fails with the reason. */
 		if (n == 0)
 			return -EIO;
 		off += (uint64_t)n;
@@ -174,6 +154,13 @@ static int pwritev_all(int fd, struct iovec *iov, unsigned cnt, uint64_t off)
 		}
 	}
 	return 0;
+}
+
+static int pwrite_all(int fd, const uint8_t *buf, size_t len, uint64_t off)
+{
+	struct iovec v = { .iov_base = (void *)(uintptr_t)buf, .iov_len = len };
+
+	return pwritev_all(fd, &v, 1, off);
 }
 
 /* Closes the open run (if it holds records) into the run array. */
