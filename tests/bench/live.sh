@@ -474,12 +474,20 @@ for layout in layouts:
         t = cells.get((layout, "tcpdump", size, 0))
         r = cells.get((layout, "ref", size, 0))
         keys = [(layout, s, size, 0) for s in order]
-        keys += sorted(k for k in cells
-                       if k[0] == layout and k[2] == size and k[3])
+        # Paced rows: tcpdump's by rate, then mirror-targetd's.
+        keys += sorted((k for k in cells
+                        if k[0] == layout and k[2] == size and k[3]),
+                       key=lambda k: (k[1] != "tcpdump", k[3]))
         for k in keys:
             c = cells.get(k)
             if not c:
                 continue
+            # A paced row's CPU against tcpdump's at the same rate (its
+            # saturation cell when that was the rate); none for tcpdump's.
+            tk = t
+            if k[3]:
+                tk = None if k[1] == "tcpdump" else cells.get(
+                    (layout, "tcpdump", size, k[3]), t)
             name = names[k[1]]
             if k[3]:
                 name += ", paced at %s/s" % format(k[3], ",")
@@ -492,7 +500,8 @@ for layout in layouts:
                           c["rss"],
                           ratio(c["mpps"], t["mpps"]) if t and not k[3] else "-",
                           ratio(c["mpps"], r["mpps"]) if r and not k[3] else "-",
-                          ratio(c["cpu"], t["cpu"]) if t else "-", c["bg"]))
+                          ratio(c["cpu"], tk["cpu"]) if tk else "-",
+                          c["bg"]))
 plot = open(sys.argv[3], "w")
 cols = [(l, z) for l in layouts for z in sizes]
 for s in order:
@@ -549,7 +558,8 @@ PY
 				"saturation, tcpdump again at rates bisected below" \
 				"what it captured, down to the highest where it" \
 				"captured >= 99.9 %; then mirror-targetd, 10 rules, at" \
-				"the highest rate tcpdump survived."
+				"the highest rate tcpdump survived (its CPU/pkt against" \
+				"tcpdump's at that rate)."
 			;;
 		shared)
 			echo "### Shared: $QUEUES queues, nothing pinned"
