@@ -57,7 +57,7 @@
 #
 # Knobs (environment): MT_BUILD_DIR (default build), MT_LIVE_DURATION
 # (seconds per cell, default 5), MT_LIVE_LAYOUTS ("split shared"),
-# MT_LIVE_QUEUES (veth queues of the shared layout, default: the number of
+# MT_LIVE_QUEUES (veth queues, default: the number of
 # CPUs, at least 2), MT_LIVE_FLOWS (1000), MT_LIVE_SIZES ("64 1500"),
 # MT_LIVE_WARM_MIB (tmpfs written once before the cells, default 8192; 0 =
 # none; see the warm-up below), MT_LIVE_RING (mirror-targetd's
@@ -71,7 +71,7 @@ FLOWS=${MT_LIVE_FLOWS:-1000}
 read -r -a SIZES <<<"${MT_LIVE_SIZES:-64 1500}"
 read -r -a LAYOUTS <<<"${MT_LIVE_LAYOUTS:-split shared}"
 NCPU=$(nproc)
-SHARED_QUEUES=${MT_LIVE_QUEUES:-$((NCPU > 2 ? NCPU : 2))}
+QUEUES=${MT_LIVE_QUEUES:-$((NCPU > 2 ? NCPU : 2))}
 RX_CPU=0
 GEN_CPU=$((NCPU - 1))
 MTU=1600
@@ -145,7 +145,6 @@ ADDRS=$(seq -s ', ' -f '192.0.2.%g' 1 120)
 # One topology for both layouts: a veth hands a frame sent with XDP to the
 # peer's queue of the sending CPU, so with the generator pinned (split)
 # one queue receives everything.
-QUEUES=$SHARED_QUEUES
 mt_topology_create "$QUEUES" "$MTU"
 mt_topology_generator_only
 TGT_MAC=$MT_TGT_MAC

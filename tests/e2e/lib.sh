@@ -514,7 +514,38 @@ for k in kinds:
 PY
 }
 
-# tshark, without its warning about running as root.
+# mt_ping_target [COUNT]: COUNT (3) ICMP echo requests from NS_SRC to the
+# target's own address, a line per reply or timeout; 0 when all answered.
+mt_ping_target() {
+	ip netns exec "$NS_SRC" "$MT_PYTHON" - "$MT_OUTER_TGT" "${1:-3}" <<'PY'
+import socket, struct, sys, time
+dst, count = sys.argv[1], int(sys.argv[2])
+def csum(b):
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    s = (s >> 16) + (s & 0xFFFF); s += s >> 16
+    return ~s & 0xFFFF
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
+r.settimeout(2)
+ok = 0
+for seq in range(1, count + 1):
+    h = struct.pack("!BBHHH", 8, 0, 0, 0x7067, seq) + b"ping"
+    t0 = time.monotonic()
+    r.sendto(struct.pack("!BBHHH", 8, 0, csum(h), 0x7067, seq) + b"ping", (dst, 0))
+    try:
+        while True:
+            d, _ = r.recvfrom(200)
+            if d[20] == 0 and d[24:26] == b"\x70\x67" and d[26:28] == struct.pack("!H", seq):
+                break
+        print("reply from %s: icmp_seq=%d time=%.3f ms" % (dst, seq, (time.monotonic() - t0) * 1e3))
+        ok += 1
+    except socket.timeout:
+        print("no reply from %s: icmp_seq=%d" % (dst, seq))
+    if seq < count:
+        time.sleep(0.2)
+sys.exit(0 if ok == count else 1)
+PY
+}
+
 # mt_ordinary_ok: ICMP echo and a TCP exchange from NS_SRC to the target's
 # own address (the kernel's traffic, which XDP must pass untouched): 0 when
 # both work.
@@ -533,22 +564,10 @@ c.close()
 PY
 	srv=$!
 	sleep 0.3
-	if ! ip netns exec "$NS_SRC" "$MT_PYTHON" - "$MT_OUTER_TGT" "$port" <<'PY'; then
-import socket, struct, sys
-dst = sys.argv[1]
-def csum(b):
-    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-    s = (s >> 16) + (s & 0xFFFF); s += s >> 16
-    return ~s & 0xFFFF
-r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_ICMP)
-r.settimeout(2)
-hdr = struct.pack("!BBHHH", 8, 0, 0, 0x4654, 1) + b"ping"
-r.sendto(struct.pack("!BBHHH", 8, 0, csum(hdr), 0x4654, 1) + b"ping", (dst, 0))
-while True:
-    data, _ = r.recvfrom(200)
-    if data[20] == 0 and data[24:26] == b"\x46\x54":
-        break
-t = socket.create_connection((dst, int(sys.argv[2])), timeout=3)
+	if ! mt_ping_target 1 >/dev/null ||
+		! ip netns exec "$NS_SRC" "$MT_PYTHON" - "$MT_OUTER_TGT" "$port" <<'PY'; then
+import socket, sys
+t = socket.create_connection((sys.argv[1], int(sys.argv[2])), timeout=3)
 t.sendall(b"hello")
 assert t.recv(100) == b"HELLO"
 PY
