@@ -140,7 +140,9 @@ static const struct setting settings[] = {
 	  "Entries of each AF_XDP rx and fill ring, a power of two. Each queue "
 	  "gets twice as many UMEM frames (at 8192 and 4K frames: 64 MiB per "
 	  "queue); fewer lose frames when a worker stalls for a moment at full "
-	  "rate." },
+	  "rate, but the kernel fills the frames in turn, so fewer also keep "
+	  "its copies in less memory (2048 took 7-15 % more 64-byte frames per "
+	  "second in the live benchmark)." },
 	{ "capture", "allow_sources", T_CIDR_LIST, CFG(allow_sources),
 	  offsetof(struct mt_config, nallow_sources), "", F_RELOAD, 0, 0, NULL,
 	  NULL,

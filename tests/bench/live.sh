@@ -15,7 +15,15 @@
 #   reference   xsk_ref (tests/bench/xsk_ref.c, built here with cc): its own
 #               XDP program redirects UDP 4789 to one AF_XDP socket per
 #               queue and every frame goes straight back to the fill ring;
-#               the most any AF_XDP program can do here;
+#               the most any AF_XDP program can do here with the same
+#               rings and UMEM as mirror-targetd (RING below: rx ring RING,
+#               fill ring and UMEM 2 x RING frames of 4 KiB);
+#   reference, small UMEM  the same with a quarter of the rings and UMEM
+#               (2048 / 4096 frames, 16 MiB): how much the UMEM's size
+#               costs by itself.  The kernel copies each frame into the
+#               frame the fill ring names next, and the fill ring cycles
+#               through every frame of the UMEM, so each packet touches a
+#               page of a 64 MiB area (8192) instead of a 16 MiB one;
 #   mt 10       mirror-targetd, 10 rules, segments on tmpfs;
 #   mt 1000     the same with 1,000 rules;
 #   tcpdump     tcpdump -B 262144 -w (tmpfs) 'udp dst port 4789' on the veth
@@ -61,7 +69,9 @@
 # CPUs, at least 2), MT_LIVE_FLOWS (1000), MT_LIVE_SIZES ("64 1500"),
 # MT_LIVE_WARM_MIB (tmpfs written once before the cells, default 8192; 0 =
 # none; see the warm-up below), MT_LIVE_RING (mirror-targetd's
-# capture.ring_size; default: its own default).
+# capture.ring_size and the reference's ring, default 8192, the daemon's
+# default), MT_LIVE_HOLD_FREED (1; 0: leave this VM's free page reporting
+# as it is, see "Memory" below).
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -78,7 +88,9 @@ MTU=1600
 RESULTS=$MT_SOURCE_DIR/tests/bench/LIVE_RESULTS.md
 PLOT=$MT_SOURCE_DIR/tests/bench/live.png
 SEED=0x6d697272 # bench_core's seed for its rule sets
-SETUPS=(ref mt10 mt1000 tcpdump vxlan)
+SETUPS=(ref refsmall mt10 mt1000 tcpdump vxlan)
+RING=${MT_LIVE_RING:-8192}
+SMALL_RING=2048
 
 mt_require_root
 mt_require_cmd ip tcpdump capinfos ethtool cc taskset
@@ -134,9 +146,7 @@ gen_rules 1000 "$WORK/rules-1000.conf"
 # so direction is known and ingress/egress rules are evaluated.
 ADDRS=$(seq -s ', ' -f '192.0.2.%g' 1 120)
 {
-	if [ -n "${MT_LIVE_RING:-}" ]; then
-		printf '[capture]\nring_size = %s\n' "$MT_LIVE_RING"
-	fi
+	printf '[capture]\nring_size = %s\nframe_size = 4K\n' "$RING"
 	printf '[session bench]\nvni = %s\naddresses = %s\n' "$MT_VNI" "$ADDRS"
 } >"$WORK/live.conf"
 
@@ -244,9 +254,11 @@ start_receiver() {
 	mkdir "$WORK/out"
 	: >"$log"
 	case $setup in
-	ref)
+	ref | refsmall)
+		local ring=$RING
+		[ "$setup" = ref ] || ring=$SMALL_RING
 		ip netns exec "$NS_TGT" "${PIN_RX[@]}" "$REF" -i veth-tgt -q "$QUEUES" \
-			>"$WORK/recv.out" 2>"$log" &
+			-r "$ring" >"$WORK/recv.out" 2>"$log" &
 		RPID=$!
 		wait_log "$log" 'capturing on' "$RPID" ||
 			fail "xsk_ref did not start: $(cat "$log")"
@@ -294,7 +306,7 @@ stop_receiver() {
 	wait "$RPID" 2>/dev/null || rc=$?
 	[ "$rc" = 0 ] || fail "$setup exited $rc on SIG$sig: $(cat "$WORK/recv.err")"
 	case $setup in
-	ref) GOT=$(awk '/^received/ { print $2 }' "$WORK/recv.out") ;;
+	ref*) GOT=$(awk '/^received/ { print $2 }' "$WORK/recv.out") ;;
 	mt*)
 		mapfile -t segs < <(mt_segments "$WORK/out")
 		GOT=$(pcap_count "${segs[@]}")
@@ -393,13 +405,36 @@ captured_rate() {
 		"$WORK/cells"
 }
 
-# Warm-up: this VM backs guest memory on first touch, and writing into
-# pages never touched before ran at ~280 MB/s here against ~3 GB/s into
-# pages touched once (dd onto /dev/shm).  Every receiver writes to tmpfs,
-# so without this the first cells pay for it and later ones do not.  Write
-# and delete as much as a 1500-byte cell writes (bounded by half of the
-# free memory), so freed, backed pages are what the cells get.  An EC2
-# instance backs its memory up front; the first pass's rate is logged.
+# Memory: this VM backs guest memory on first touch and hands freed pages
+# back to its host within seconds (free page reporting), so a page a cell
+# writes into tmpfs was usually taken back after the last cell freed it:
+# dd onto /dev/shm wrote 0.43-0.59 GB/s into such pages, 5.4-8.0 GB/s into
+# pages freed a moment before or still allocated.  Every receiver writes
+# its capture into new tmpfs pages, so the host's page faults capped all of
+# them alike and hid the receivers (1500-byte cells: mirror-targetd 0.35
+# Mpps with the pages given back, 0.63-0.67 Mpps without, alternated).  An
+# EC2 instance backs its memory up front and reports nothing.  Where the
+# guest kernel lets freed pages wait before they are reported (this VM's
+# page_reporting.min_free_ms, and max_waiting_mib above which it reports
+# at once), make them wait for the run and put both back at exit;
+# MT_LIVE_HOLD_FREED=0 leaves them alone.
+hold_knob() {
+	local knob=/sys/module/page_reporting/parameters/$1 want=$2 was
+	[ -w "$knob" ] || return 0
+	was=$(cat "$knob")
+	[ "$was" -lt "$want" ] || return 0
+	echo "$want" >"$knob" 2>/dev/null || return 0
+	MT_ON_EXIT+=("echo $was >$knob")
+	log "page_reporting.$1: $was -> $want for this run (put back at exit)"
+}
+if [ "${MT_LIVE_HOLD_FREED:-1}" = 1 ]; then
+	hold_knob min_free_ms 300000 # (its maximum)
+	hold_knob max_waiting_mib 16384
+fi
+
+# Warm-up: write and delete as much as a 1500-byte cell writes (bounded by
+# half of the free memory), so backed pages are what the cells get; the
+# first pass's rate is logged.
 warm_mib=${MT_LIVE_WARM_MIB:-8192}
 avail_mib=$(awk '/^MemAvailable:/ { print int($2 / 1024 / 2) }' /proc/meminfo)
 [ "$warm_mib" -le "$avail_mib" ] || warm_mib=$avail_mib
@@ -434,7 +469,9 @@ import sys
 rows = [l.split() for l in open(sys.argv[1])]
 hz = float(sys.argv[2])
 ncpu = int(sys.argv[4])
-names = {"ref": "reference (xsk_ref)", "mt10": "mirror-targetd, 10 rules",
+names = {"ref": "reference (xsk_ref, same UMEM as mirror-targetd)",
+         "refsmall": "reference, a quarter of the UMEM",
+"mt10": "mirror-targetd, 10 rules",
          "mt1000": "mirror-targetd, 1,000 rules",
          "tcpdump": "tcpdump on the veth (raw VXLAN)",
          "vxlan": "kernel vxlan + tcpdump"}
@@ -503,8 +540,10 @@ for layout in layouts:
                           c["bg"]))
 plot = open(sys.argv[3], "w")
 cols = [(l, z) for l in layouts for z in sizes]
+short = dict(names, ref="reference", refsmall="reference, 1/4 UMEM",
+             tcpdump="tcpdump on the veth")
 for s in order:
-    plot.write('"%s" %s\n' % (names[s].replace(" (raw VXLAN)", ""),
+    plot.write('"%s" %s\n' % (short[s],
                " ".join("%.4f" % cells[(l, s, z, 0)]["mpps"]
                         if (l, s, z, 0) in cells else "0" for l, z in cols)))
 open(sys.argv[3] + ".cols", "w").write(
@@ -529,6 +568,15 @@ PY
 		"tx_dropped: the peer's 256-slot queue was full) before any XDP" \
 		"program or socket saw them, a NIC's rx_missed; of delivered =" \
 		"captured / (sent - link drops)."
+	echo "The reference runs with mirror-targetd's rings and UMEM (rx" \
+		"ring $RING, fill ring and UMEM $((2 * RING)) frames of 4 KiB:" \
+		"capture.ring_size = $RING), so \"vs reference\" is the cost of" \
+		"the daemon's work alone; the second reference row has a quarter" \
+		"of them ($SMALL_RING, $((2 * SMALL_RING)) frames): the kernel" \
+		"copies every frame into the UMEM frame the fill ring names next," \
+		"and the fill ring cycles through all of them, so the UMEM's size" \
+		"alone sets how many pages (TLB entries, cache lines) the copy" \
+		"touches."
 	echo "CPU µs/pkt = busy time of all CPUs (/proc/stat) minus the" \
 		"generator's utime+stime (/proc/PID/stat), plus the softirq ticks" \
 		"of the generator's CPU (split) or of all CPUs (shared, an upper" \

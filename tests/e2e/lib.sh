@@ -40,6 +40,8 @@ MT_INNER_PEER_MAC=02:00:5e:00:53:02
 
 MT_NAMESPACES=()
 MT_PIDS=()
+# Commands mt_cleanup runs last (eval), e.g. to put back a setting.
+MT_ON_EXIT=()
 MT_SHM_WORK=
 MT_TGT_MAC=
 MT_TMP=
@@ -56,7 +58,7 @@ fail() {
 }
 
 mt_cleanup() {
-	local rc=$? pid ns
+	local rc=$? pid ns cmd
 	trap - EXIT INT TERM
 	set +e
 	for pid in "${MT_PIDS[@]}"; do
@@ -70,6 +72,9 @@ mt_cleanup() {
 		ip netns del "$ns" 2>/dev/null
 	done
 	[ -z "$MT_SHM_WORK" ] || rm -rf "$MT_SHM_WORK"
+	for cmd in "${MT_ON_EXIT[@]}"; do
+		eval "$cmd"
+	done
 	if [ -n "$MT_TMP" ] && [ -d "$MT_TMP" ]; then
 		if [ "$MT_KEEP_TMP" = 1 ]; then
 			log "kept $MT_TMP"
