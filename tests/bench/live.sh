@@ -18,7 +18,7 @@
 #               the most any AF_XDP program can do here with the same
 #               rings and UMEM as mirror-targetd (RING below: rx ring RING,
 #               fill ring and UMEM 2 x RING frames of 4 KiB);
-#   reference, small UMEM  the same with a quarter of the rings and UMEM
+#   refsmall    the reference with a quarter of the rings and UMEM
 #               (2048 / 4096 frames, 16 MiB): how much the UMEM's size
 #               costs by itself.  The kernel copies each frame into the
 #               frame the fill ring names next, and the fill ring cycles
@@ -471,7 +471,7 @@ hz = float(sys.argv[2])
 ncpu = int(sys.argv[4])
 names = {"ref": "reference (xsk_ref, same UMEM as mirror-targetd)",
          "refsmall": "reference, a quarter of the UMEM",
-"mt10": "mirror-targetd, 10 rules",
+         "mt10": "mirror-targetd, 10 rules",
          "mt1000": "mirror-targetd, 1,000 rules",
          "tcpdump": "tcpdump on the veth (raw VXLAN)",
          "vxlan": "kernel vxlan + tcpdump"}
