@@ -6,7 +6,7 @@
  * set, process every frame, put the same number of buffers back into the
  * fill ring, release the rx descriptors.  No lock, no allocation and no
  * system call per packet: the only calls are poll() when the ring is empty
- * and the writer's pwrite() when its buffer fills (or once a second, and
+ * and the writer's pwrite()/pwritev() when its buffer fills (or once a second, and
  * when idle, so that captured packets reach the open segment soon).
  * Frames of a few hundred bytes and more are lent to the writer: their
  * records are written straight from the UMEM with one pwritev() (one copy

@@ -145,7 +145,6 @@ send_traffic() {
 	mt_send_inner "$1" "$2" 1
 }
 
-
 # The daemon's log without libbpf's chatter (all in $MT_TMP/daemon.log).
 show_log() { grep -v 'info: libbpf:' "$1" | indent || true; }
 

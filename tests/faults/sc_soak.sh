@@ -13,8 +13,9 @@
 # Checked:
 #   - flat: after a warm-up of the first fifth, RSS of the last third is
 #     within 4 MiB of the first third, and the fd count within 8;
-#   - counters consistent: XDP redirected = frames received = decapsulated
-#     = accepted + rejected + unmatched, written + writer drops = accepted;
+#   - counters consistent: XDP redirected = frames received + socket
+#     drops, frames received = decapsulated = accepted + rejected +
+#     unmatched, written + writer drops = accepted;
 #   - every number sent is in a sealed segment or a named drop counter;
 #   - the load: every frame the generator sent counted as unmatched,
 #     dropped by the veth link (its tx_dropped; numbers of the stream the
