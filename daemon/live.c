@@ -868,6 +868,8 @@ static void print_summary(const struct live *lv, FILE *out)
 			(unsigned long long)ws.dropped_disk_full,
 			(unsigned long long)ws.dropped_io_error);
 	fputc('\n', out);
+	fprintf(out, "writer queue waits    %llu\n",
+		(unsigned long long)ws.queue_waits);
 }
 
 static bool is_segment_name(const char *name, const char *prefix)
@@ -979,6 +981,7 @@ static int start_workers(struct live *lv)
 			.rules = &lv->ref,
 			.sg = lv->sg,
 			.writer_bufsize = mt_config_writer_bufsize(cfg),
+			.writer_queue = cfg->write_queue,
 			.vxlan_port = cfg->vxlan_port,
 			.stop = &lv->stop,
 			.tai_offset_ns = &lv->tai_offset_ns,

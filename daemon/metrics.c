@@ -369,6 +369,10 @@ static void writer_segments_disk(FILE *out, const json_t *st)
 	scalar(out, "writer_flushes_total", "counter",
 	       "Writer buffer flushes (one pwrite each).",
 	       json_object_get(w, "flushes"));
+	scalar(out, "writer_queue_waits_total", "counter",
+	       "Times a worker waited because all its write-behind buffers "
+	       "were queued (storage slower than the traffic).",
+	       json_object_get(w, "queue_waits"));
 	family(out, "writer_dropped_packets_total", "counter",
 	       "Packets the writers dropped, by reason.");
 	for (size_t i = 0; i < sizeof(drops) / sizeof(drops[0]); i++) {

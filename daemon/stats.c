@@ -391,12 +391,13 @@ json_t *mt_stats_snapshot(const struct mt_stats_src *src)
 	add_vnis(root, src);
 	json_object_set_new(
 		root, "writer",
-		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I}", "records",
+		json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}", "records",
 			  (json_int_t)ws.records, "bytes", (json_int_t)ws.bytes,
-			  "flushes", (json_int_t)ws.flushes,
-			  "dropped_disk_full", (json_int_t)ws.dropped_disk_full,
-			  "dropped_stopped", (json_int_t)ws.dropped_stopped,
-			  "dropped_io_error", (json_int_t)ws.dropped_io_error));
+			  "flushes", (json_int_t)ws.flushes, "queue_waits",
+			  (json_int_t)ws.queue_waits, "dropped_disk_full",
+			  (json_int_t)ws.dropped_disk_full, "dropped_stopped",
+			  (json_int_t)ws.dropped_stopped, "dropped_io_error",
+			  (json_int_t)ws.dropped_io_error));
 	json_object_set_new(root, "segments", segments_obj(src));
 	json_object_set_new(root, "disk", disk_obj(src->cfg->seg.dir));
 	json_object_set_new(root, "config", config_obj(src));

@@ -6,15 +6,19 @@
  * set, process every frame, put the same number of buffers back into the
  * fill ring, release the rx descriptors.  No lock, no allocation and no
  * system call per packet: the only calls are poll() when the ring is empty
- * and the writer's pwrite()/pwritev() when its buffer fills (or once a second, and
- * when idle, so that captured packets reach the open segment soon).
- * Frames of a few hundred bytes and more are lent to the writer: their
- * records are written straight from the UMEM with one pwritev() (one copy
- * per packet, the kernel's, instead of two).  So frames go back to the
- * fill ring only after that write: a worker holds the frames of several
- * batches (up to hold_max, a quarter of its UMEM at most, so the kernel
- * never runs short) and gives them back together, or when it goes idle
- * for IDLE_POLL_MS, so the write is not one system call per small batch.
+ * and the writer's when its buffer fills (or once a second, and when idle,
+ * so that captured packets reach the open segment soon).
+ * With write-behind (output.write_queue, the default) the writer copies
+ * each record, and a full buffer goes to the writer's own thread: the
+ * worker never waits for storage unless every queued buffer is still
+ * unwritten.  Without it the worker writes itself, and frames of a few
+ * hundred bytes and more are lent to the writer: their records are
+ * written straight from the UMEM with one pwritev() (one copy per packet,
+ * the kernel's, instead of two).  So frames go back to the fill ring only
+ * after that write: a worker holds the frames of several batches (up to
+ * hold_max, a quarter of its UMEM at most, so the kernel never runs short)
+ * and gives them back together, or when it goes idle for IDLE_POLL_MS, so
+ * the write is not one system call per small batch.
  *
  * Time: the XDP program stamps every frame with bpf_ktime_get_tai_ns() in
  * the metadata area; CLOCK_TAI - CLOCK_REALTIME (kept by the control
@@ -95,7 +99,8 @@ struct mt_worker *mt_worker__create(const struct mt_worker_opts *o)
 	wk->bounce = malloc(o->bounce_size);
 	if (!wk->bounce)
 		goto out_addrs;
-	wk->w = mt_writer__create(o->sg, o->writer_bufsize);
+	wk->w = mt_writer__create_async(o->sg, o->writer_bufsize,
+					o->writer_queue);
 	if (!wk->w)
 		goto out_bounce;
 	/* Only per-rule hit counters can fail here; the filter still works. */

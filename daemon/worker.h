@@ -35,6 +35,7 @@ struct mt_worker_opts {
 	struct mt_rules_ref *rules;
 	struct mt_segmenter *sg;
 	size_t writer_bufsize;
+	size_t writer_queue; /* write-behind bytes; 0: the worker writes */
 	uint16_t vxlan_port;
 	atomic_bool *stop;
 	/* CLOCK_TAI - CLOCK_REALTIME in ns, kept current by the control thread */

@@ -178,4 +178,10 @@ bool mt_segment_parse_name(const char *prefix, const char *name, uint64_t *seq,
  */
 bool mt_vnix_name(const char *seg_name, char *out, size_t size);
 
+/*
+ * Tests: a write-behind writer's thread writes nothing while held (stop
+ * still writes everything), so a test can keep buffers queued.
+ */
+void mt_writer_hold(struct mt_writer *w, bool held);
+
 #endif /* MT_SEGMENT_INTERNAL_H */

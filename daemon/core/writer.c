@@ -18,6 +18,19 @@
  * (to the fill ring) only after lend_end has written them: one copy per
  * packet (the kernel's, into the file) instead of two.
  *
+ * Write-behind (mt_writer__create_async, the live workers by default): the
+ * buffer is one of a ring of them, and a full one goes to a thread of the
+ * writer's own that does the pwrite, while the worker fills the next.  A
+ * write that blocks (tmpfs allocating pages, the page cache throttling a
+ * slow disk, a stalled vCPU) then stalls that thread, not the worker that
+ * must drain its rx ring: the ring of buffers is what lets a capture ride
+ * out tens of milliseconds of storage latency, as a packet socket's large
+ * ring does for tcpdump.  Records are copied (no lending: the UMEM frames
+ * go back to the fill ring at once), buffers are written in the order they
+ * were filled, and each queued buffer holds a reference on its segment, so
+ * rotation still seals a segment only once every record for it is in the
+ * file.  The worker waits only when every buffer is queued (counted).
+ *
  * The VNI index rides along: the buffer's records are described by runs
  * of consecutive records with one VNI.  A worker sees few sessions, mostly
  * in long stretches, so an append costs one compare against the current
@@ -30,11 +43,14 @@
 #include <endian.h>
 #include <errno.h>
 #include <limits.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include "mirror-target/caps.h"
+#include "mirror-target/log.h"
 #include "segment_internal.h"
 
 #define WRITER_BUF_DEFAULT (1u << 20)
@@ -52,6 +68,37 @@
 #define LEND_MIN 256
 /* iovecs of one flush: two per lent record and the buffer's tail. */
 #define LEND_IOV_MAX 1024
+/* Write-behind: at least double buffering, at most this many buffers. */
+#define QUEUE_BUFS_MIN 2
+#define QUEUE_BUFS_MAX 4096
+
+/* A buffer's worth of whole records, described for the write. */
+struct wjob {
+	uint8_t *buf;
+	struct mt_vnix_run *runs;
+	size_t len, nruns;
+	struct iovec *iov; /* lent records: buf pieces and data; else NULL */
+	unsigned niov;
+	uint64_t nrec, min_ts, max_ts;
+	struct mt_segment *seg;
+};
+
+/*
+ * The write-behind ring: job i of the ring is filled by the worker while
+ * i == submitted (mod n), queued while written <= i < submitted, free
+ * after.  Both counters only grow; the lock guards them and the flags.
+ */
+struct wqueue {
+	struct wjob *jobs;
+	unsigned n;
+	pthread_mutex_t lock;
+	pthread_cond_t work; /* signalled on submit and stop */
+	pthread_cond_t room; /* signalled when a job was written */
+	uint64_t submitted, written;
+	bool stop;
+	bool held; /* tests: the thread writes nothing until released */
+	pthread_t thread;
+};
 
 struct mt_writer {
 	/* hot: touched on every append */
@@ -74,13 +121,20 @@ struct mt_writer {
 	struct mt_vnix_run *runs; /* closed runs of buf, offsets in buf */
 	size_t nruns, runs_max;
 	struct mt_segmenter *sg;
+	struct wqueue *q; /* NULL: the appending thread writes */
 
 	struct mt_writer_stats stats __attribute__((aligned(64)));
 };
 
-/* Only the owning worker writes; readers on other threads load relaxed. */
+/*
+ * records, bytes and flushes have one writer (the worker, or its write-behind
+ * thread); readers on other threads load relaxed.  The drop counters are
+ * added to from both, rarely: atomically.
+ */
 #define WSTAT_ADD(w, f, n) \
 	__atomic_store_n(&(w)->stats.f, (w)->stats.f + (n), __ATOMIC_RELAXED)
+#define WSTAT_ADD_SHARED(w, f, n) \
+	__atomic_fetch_add(&(w)->stats.f, (n), __ATOMIC_RELAXED)
 
 static void buf_reset(struct mt_writer *w)
 {
@@ -100,11 +154,11 @@ static void buf_reset(struct mt_writer *w)
 static void count_dropped(struct mt_writer *w, int err, uint64_t n)
 {
 	if (err == -ENOSPC || err == -EDQUOT)
-		WSTAT_ADD(w, dropped_disk_full, n);
+		WSTAT_ADD_SHARED(w, dropped_disk_full, n);
 	else if (err == -ESHUTDOWN)
-		WSTAT_ADD(w, dropped_stopped, n);
+		WSTAT_ADD_SHARED(w, dropped_stopped, n);
 	else
-		WSTAT_ADD(w, dropped_io_error, n);
+		WSTAT_ADD_SHARED(w, dropped_io_error, n);
 }
 
 static void atomic_min(uint64_t *p, uint64_t v)
@@ -177,14 +231,14 @@ static void run_close(struct mt_writer *w)
 }
 
 /*
- * Writes the buffer's runs, shifted to the records' offset off.  A failure
+ * Writes a buffer's runs, shifted to the records' offset off.  A failure
  * costs the segment its index, never a packet: the seal then drops the
  * index instead of leaving one a reader would trust.
  */
-static void index_write(struct mt_writer *w, struct mt_segment *seg,
-			uint64_t off)
+static void index_write(struct mt_writer *w, const struct wjob *j, uint64_t off)
 {
-	size_t len = w->nruns * sizeof(struct mt_vnix_run);
+	struct mt_segment *seg = j->seg;
+	size_t len = j->nruns * sizeof(struct mt_vnix_run);
 	uint64_t ioff, nrec = 0;
 	size_t i;
 	int err;
@@ -194,14 +248,14 @@ static void index_write(struct mt_writer *w, struct mt_segment *seg,
 		return;
 	_Static_assert(sizeof(struct mt_vnix_run) == MT_VNIX_RUN_LEN,
 		       "runs are written as they are in memory");
-	for (i = 0; i < w->nruns; i++) {
-		nrec += w->runs[i].count;
-		w->runs[i].off = htole64(w->runs[i].off + off);
-		w->runs[i].count = htole32(w->runs[i].count);
-		w->runs[i].vni = htole32(w->runs[i].vni);
+	for (i = 0; i < j->nruns; i++) {
+		nrec += j->runs[i].count;
+		j->runs[i].off = htole64(j->runs[i].off + off);
+		j->runs[i].count = htole32(j->runs[i].count);
+		j->runs[i].vni = htole32(j->runs[i].vni);
 	}
 	ioff = __atomic_fetch_add(&seg->vnix_size, len, __ATOMIC_RELAXED);
-	err = pwrite_all(seg->vnix_fd, (const uint8_t *)w->runs, len, ioff);
+	err = pwrite_all(seg->vnix_fd, (const uint8_t *)j->runs, len, ioff);
 	if (err) {
 		__atomic_store_n(&seg->vnix_failed, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_add(&w->sg->index_errors, 1, __ATOMIC_RELAXED);
@@ -211,55 +265,147 @@ static void index_write(struct mt_writer *w, struct mt_segment *seg,
 }
 
 /*
- * A failed range stays reserved in the segment; recording its offset lets
- * the seal cut the file back to whole records below it.  Once a segment
- * has failed, later buffers are dropped instead of written past the cut
- * (the segmenter rotates it at its next tick).
+ * Writes one buffer's records (and index runs) to its segment.  A failed
+ * range stays reserved in the segment; recording its offset lets the seal
+ * cut the file back to whole records below it.  Once a segment has
+ * failed, later buffers are dropped instead of written past the cut (the
+ * segmenter rotates it at its next tick).
  */
-int mt_writer_flush(struct mt_writer *w)
+static int job_write(struct mt_writer *w, const struct wjob *j)
 {
-	struct mt_segment *seg = w->seg;
+	struct mt_segment *seg = j->seg;
 	uint64_t off;
 	int err;
 
-	if (!w->len)
-		return 0;
 	if (__atomic_load_n(&seg->fail_off, __ATOMIC_RELAXED) !=
 	    MT_NO_FAILURE) {
 		err = -__atomic_load_n(&seg->fail_err, __ATOMIC_RELAXED);
 		goto out_drop;
 	}
-	run_close(w);
-	off = __atomic_fetch_add(&seg->size, w->len, __ATOMIC_RELAXED);
-	index_write(w, seg, off);
-	if (w->niov) {
-		if (w->blen > w->bmark)
-			w->iov[w->niov++] = (struct iovec){
-				.iov_base = w->buf + w->bmark,
-				.iov_len = w->blen - w->bmark,
-			};
-		err = pwritev_all(seg->fd, w->iov, w->niov, off);
-	} else {
-		err = pwrite_all(seg->fd, w->buf, w->len, off);
-	}
+	off = __atomic_fetch_add(&seg->size, j->len, __ATOMIC_RELAXED);
+	index_write(w, j, off);
+	if (j->niov)
+		err = pwritev_all(seg->fd, j->iov, j->niov, off);
+	else
+		err = pwrite_all(seg->fd, j->buf, j->len, off);
 	if (err) {
 		__atomic_store_n(&seg->fail_err, -err, __ATOMIC_RELAXED);
 		atomic_min(&seg->fail_off, off);
 		__atomic_fetch_add(&w->sg->write_errors, 1, __ATOMIC_RELAXED);
 		goto out_drop;
 	}
-	__atomic_fetch_add(&seg->packets, w->nrec, __ATOMIC_RELAXED);
-	__atomic_fetch_add(&seg->bytes, w->len, __ATOMIC_RELAXED);
-	atomic_min(&seg->first_ts, w->min_ts);
-	atomic_max(&seg->last_ts, w->max_ts);
-	WSTAT_ADD(w, records, w->nrec);
-	WSTAT_ADD(w, bytes, w->len);
+	__atomic_fetch_add(&seg->packets, j->nrec, __ATOMIC_RELAXED);
+	__atomic_fetch_add(&seg->bytes, j->len, __ATOMIC_RELAXED);
+	atomic_min(&seg->first_ts, j->min_ts);
+	atomic_max(&seg->last_ts, j->max_ts);
+	WSTAT_ADD(w, records, j->nrec);
+	WSTAT_ADD(w, bytes, j->len);
 	WSTAT_ADD(w, flushes, 1);
-	buf_reset(w);
 	return 0;
 
 out_drop:
-	count_dropped(w, err, w->nrec);
+	count_dropped(w, err, j->nrec);
+	return err;
+}
+
+/* The write-behind thread: writes queued buffers in order until stopped. */
+static void *queue_main(void *arg)
+{
+	struct mt_writer *w = arg;
+	struct wqueue *q = w->q;
+	struct wjob *j;
+	int err;
+
+	/* It writes to files already open: no capability needed. */
+	err = mt_caps_limit(0);
+	if (err)
+		mt_log(MT_LOG_WARN,
+		       "write-behind thread keeps its capabilities: %s",
+		       strerror(-err));
+	pthread_setname_np(pthread_self(), "mt-write");
+	pthread_mutex_lock(&q->lock);
+	for (;;) {
+		while ((q->written == q->submitted || q->held) && !q->stop)
+			pthread_cond_wait(&q->work, &q->lock);
+		if (q->written == q->submitted)
+			break;
+		j = &q->jobs[q->written % q->n];
+		pthread_mutex_unlock(&q->lock);
+
+		job_write(w, j);
+		/* Release: the seal may follow once refs reads 0. */
+		__atomic_fetch_sub(&j->seg->refs, 1, __ATOMIC_SEQ_CST);
+		j->seg = NULL;
+
+		pthread_mutex_lock(&q->lock);
+		q->written++;
+		/* No system call unless the worker waits. */
+		pthread_cond_signal(&q->room);
+	}
+	pthread_mutex_unlock(&q->lock);
+	return NULL;
+}
+
+/*
+ * Queues the filled buffer (with a reference on its segment) and moves the
+ * writer to the next one, waiting if the thread has not written it yet.
+ */
+static void queue_submit(struct mt_writer *w, struct wjob *j)
+{
+	struct wqueue *q = w->q;
+	struct wjob *next;
+
+	__atomic_fetch_add(&j->seg->refs, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&q->lock);
+	q->submitted++;
+	pthread_cond_signal(&q->work);
+	if (q->submitted - q->written >= q->n) {
+		WSTAT_ADD(w, queue_waits, 1);
+		while (q->submitted - q->written >= q->n)
+			pthread_cond_wait(&q->room, &q->lock);
+	}
+	pthread_mutex_unlock(&q->lock);
+	next = &q->jobs[q->submitted % q->n];
+	w->buf = next->buf;
+	w->runs = next->runs;
+}
+
+int mt_writer_flush(struct mt_writer *w)
+{
+	struct wjob j;
+	int err;
+
+	if (!w->len)
+		return 0;
+	run_close(w);
+	j = (struct wjob){
+		.buf = w->buf,
+		.runs = w->runs,
+		.len = w->len,
+		.nruns = w->nruns,
+		.nrec = w->nrec,
+		.min_ts = w->min_ts,
+		.max_ts = w->max_ts,
+		.seg = w->seg,
+	};
+	if (w->q) {
+		struct wjob *qj = &w->q->jobs[w->q->submitted % w->q->n];
+
+		*qj = j;
+		queue_submit(w, qj);
+		buf_reset(w);
+		return 0;
+	}
+	if (w->niov) {
+		if (w->blen > w->bmark)
+			w->iov[w->niov++] = (struct iovec){
+				.iov_base = w->buf + w->bmark,
+				.iov_len = w->blen - w->bmark,
+			};
+		j.iov = w->iov;
+		j.niov = w->niov;
+	}
+	err = job_write(w, &j);
 	buf_reset(w);
 	return err;
 }
@@ -369,7 +515,8 @@ int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, uint32_t vni,
 
 void mt_writer_lend(struct mt_writer *w, bool on)
 {
-	w->lending = on;
+	/* Write-behind copies: the data is reused before the thread writes. */
+	w->lending = on && !w->q;
 }
 
 int mt_writer_lend_end(struct mt_writer *w)
@@ -377,6 +524,28 @@ int mt_writer_lend_end(struct mt_writer *w)
 	w->lending = false;
 	/* Lent data is about to be reused: write it now. */
 	return w->niov ? mt_writer_flush(w) : 0;
+}
+
+void mt_writer_wait(struct mt_writer *w)
+{
+	struct wqueue *q = w->q;
+
+	if (!q)
+		return;
+	pthread_mutex_lock(&q->lock);
+	while (q->written != q->submitted)
+		pthread_cond_wait(&q->room, &q->lock);
+	pthread_mutex_unlock(&q->lock);
+}
+
+void mt_writer_hold(struct mt_writer *w, bool held)
+{
+	struct wqueue *q = w->q;
+
+	pthread_mutex_lock(&q->lock);
+	q->held = held;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
 }
 
 void mt_writer_sync(struct mt_writer *w)
@@ -403,12 +572,81 @@ void mt_writer_stats_add(struct mt_writer_stats *sum, const struct mt_writer *w)
 		__atomic_load_n(&s->dropped_disk_full, __ATOMIC_RELAXED);
 	sum->dropped_io_error +=
 		__atomic_load_n(&s->dropped_io_error, __ATOMIC_RELAXED);
+	sum->queue_waits += __atomic_load_n(&s->queue_waits, __ATOMIC_RELAXED);
 }
 
-struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
+/* The buffers and runs of the write-behind ring, touched so they are ours. */
+static int queue_alloc(struct mt_writer *w, size_t queue_bytes)
+{
+	struct wqueue *q;
+	size_t n = queue_bytes / w->cap;
+
+	if (n < QUEUE_BUFS_MIN)
+		n = QUEUE_BUFS_MIN;
+	if (n > QUEUE_BUFS_MAX)
+		n = QUEUE_BUFS_MAX;
+	q = calloc(1, sizeof(*q));
+	if (!q)
+		return -ENOMEM;
+	w->q = q;
+	q->jobs = calloc(n, sizeof(*q->jobs));
+	if (!q->jobs)
+		return -ENOMEM;
+	q->n = (unsigned)n;
+	for (unsigned i = 0; i < q->n; i++) {
+		struct wjob *j = &q->jobs[i];
+
+		j->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
+		j->runs = malloc(w->runs_max * sizeof(*j->runs));
+		if (!j->buf || !j->runs)
+			return -ENOMEM;
+		/*
+		 * Fault the pages in now: memory use is fixed at start, and
+		 * the worker never waits for a page of its own buffer.
+		 */
+		memset(j->buf, 0, w->cap);
+	}
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->work, NULL);
+	pthread_cond_init(&q->room, NULL);
+	return 0;
+}
+
+static void queue_free(struct wqueue *q)
+{
+	if (!q)
+		return;
+	if (q->jobs) {
+		for (unsigned i = 0; i < q->n; i++) {
+			free(q->jobs[i].buf);
+			free(q->jobs[i].runs);
+		}
+		pthread_mutex_destroy(&q->lock);
+		pthread_cond_destroy(&q->work);
+		pthread_cond_destroy(&q->room);
+	}
+	free(q->jobs);
+	free(q);
+}
+
+/* Writes out what is queued and ends the write-behind thread. */
+static void queue_stop(struct mt_writer *w)
+{
+	struct wqueue *q = w->q;
+
+	pthread_mutex_lock(&q->lock);
+	q->stop = true;
+	pthread_cond_signal(&q->work);
+	pthread_mutex_unlock(&q->lock);
+	pthread_join(q->thread, NULL);
+}
+
+struct mt_writer *mt_writer__create_async(struct mt_segmenter *sg,
+					  size_t bufsize, size_t queue_bytes)
 {
 	struct mt_writer *w;
 	size_t min;
+	int err;
 
 	w = aligned_alloc(64, sizeof(*w));
 	if (!w)
@@ -423,19 +661,32 @@ struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
 	if (!bufsize)
 		bufsize = WRITER_BUF_DEFAULT;
 	w->cap = bufsize < min ? min : bufsize;
-	w->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
-	if (!w->buf)
-		goto out_free;
 	w->runs_max = w->cap / WRITER_RUN_BYTES;
 	if (w->runs_max < WRITER_RUNS_MIN)
 		w->runs_max = WRITER_RUNS_MIN;
-	w->runs = malloc(w->runs_max * sizeof(*w->runs));
-	if (!w->runs)
-		goto out_free_buf;
+	err = -ENOMEM;
+	if (queue_bytes) {
+		err = queue_alloc(w, queue_bytes);
+		if (err)
+			goto out_free;
+		w->buf = w->q->jobs[0].buf;
+		w->runs = w->q->jobs[0].runs;
+	} else {
+		w->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
+		w->runs = malloc(w->runs_max * sizeof(*w->runs));
+		if (!w->buf || !w->runs)
+			goto out_free;
+	}
 	w->iov = malloc(LEND_IOV_MAX * sizeof(*w->iov));
 	if (!w->iov)
-		goto out_free_runs;
+		goto out_free;
 	buf_reset(w);
+	if (w->q) {
+		/* Inherits the caller's signal mask (all blocked in the daemon). */
+		err = -pthread_create(&w->q->thread, NULL, queue_main, w);
+		if (err)
+			goto out_free;
+	}
 
 	pthread_mutex_lock(&sg->lock);
 	sg->writers++;
@@ -443,14 +694,21 @@ struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
 	writer_follow(w);
 	return w;
 
-out_free_runs:
-	free(w->runs);
-out_free_buf:
-	free(w->buf);
 out_free:
+	free(w->iov);
+	if (!w->q) {
+		free(w->runs);
+		free(w->buf);
+	}
+	queue_free(w->q);
 	free(w);
-	errno = ENOMEM;
+	errno = -err;
 	return NULL;
+}
+
+struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize)
+{
+	return mt_writer__create_async(sg, bufsize, 0);
 }
 
 void mt_writer__destroy(struct mt_writer *w)
@@ -464,11 +722,17 @@ void mt_writer__destroy(struct mt_writer *w)
 		mt_writer_flush(w);
 		__atomic_fetch_sub(&w->seg->refs, 1, __ATOMIC_SEQ_CST);
 	}
+	if (w->q)
+		queue_stop(w);
 	pthread_mutex_lock(&sg->lock);
 	sg->writers--;
 	pthread_mutex_unlock(&sg->lock);
 	free(w->iov);
-	free(w->runs);
-	free(w->buf);
+	if (w->q) {
+		queue_free(w->q);
+	} else {
+		free(w->runs);
+		free(w->buf);
+	}
 	free(w);
 }

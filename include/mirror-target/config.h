@@ -46,6 +46,7 @@ struct mt_config {
 	/* [output] */
 	struct mt_segment_config seg;
 	uint32_t writer_buffer; /* bytes per worker buffer */
+	uint64_t write_queue; /* write-behind bytes per worker; 0: none */
 
 	/* [filter] */
 	char rules[PATH_MAX]; /* empty = capture everything */

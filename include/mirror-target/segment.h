@@ -98,6 +98,8 @@ struct mt_writer_stats {
 	uint64_t dropped_disk_full; /* ENOSPC / EDQUOT */
 	uint64_t dropped_io_error; /* any other write failure */
 	uint64_t flushes;
+	/* times the worker found every write-behind buffer queued, and waited */
+	uint64_t queue_waits;
 };
 
 struct mt_segmenter;
@@ -141,6 +143,15 @@ void mt_segmenter_stats(struct mt_segmenter *sg,
 void mt_segmenter_drain(struct mt_segmenter *sg);
 
 struct mt_writer *mt_writer__create(struct mt_segmenter *sg, size_t bufsize);
+/*
+ * A writer whose full buffers are written by a thread of its own, from a
+ * ring of queue_bytes / bufsize of them (at least 2, at most 4096, all
+ * allocated and touched here), so that a blocking write does not block the
+ * caller; appends then copy (lending is off).  queue_bytes 0: as
+ * mt_writer__create.  The caller's signal mask is the thread's.
+ */
+struct mt_writer *mt_writer__create_async(struct mt_segmenter *sg,
+					  size_t bufsize, size_t queue_bytes);
 /* Flushes, releases its segment, frees. */
 void mt_writer__destroy(struct mt_writer *w);
 
@@ -153,8 +164,13 @@ void mt_writer__destroy(struct mt_writer *w);
  */
 int mt_writer_append(struct mt_writer *w, uint64_t ts_ns, uint32_t vni,
 		     const void *data, uint32_t caplen, uint32_t orig_len);
-/* Writes out what is buffered.  Returns 0 or -errno. */
+/*
+ * Writes out what is buffered.  Returns 0 or -errno.  A write-behind writer
+ * queues the buffer instead (0; failures are counted when it is written).
+ */
 int mt_writer_flush(struct mt_writer *w);
+/* Waits until every queued buffer is written (write-behind; else no-op). */
+void mt_writer_wait(struct mt_writer *w);
 /*
  * While lending is on, the data given to mt_writer_append stays valid and
  * unchanged until mt_writer_lend_end, so records of a few hundred bytes

@@ -18,6 +18,7 @@
 #include "fixtures.h"
 #include "mirror-target/pcap.h"
 #include "mirror-target/segment.h"
+#include "../../daemon/core/segment_internal.h"
 
 #define BASE_NS (1700000000ull * 1000000000ull)
 
@@ -141,7 +142,11 @@ static void *writer_thread(void *arg)
 	return NULL;
 }
 
-Test(writer, concurrent_writers_share_rotating_segments)
+/*
+ * queue_bytes 0: each thread writes its own buffers; else each writer's
+ * thread does, from a ring of that many bytes of buffers.
+ */
+static void concurrent_run(size_t queue_bytes)
 {
 	struct mt_segment_config cfg;
 	struct mt_segmenter_stats st;
@@ -154,11 +159,13 @@ Test(writer, concurrent_writers_share_rotating_segments)
 	uint8_t *buf;
 	int i;
 
+	rotations = 0;
+	writers_done = 0;
 	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	sg = mt_fx_seg_create(&cfg);
 	for (i = 0; i < NTHREADS; i++) {
 		t[i].id = (uint32_t)i;
-		t[i].w = mt_writer__create(sg, 16384);
+		t[i].w = mt_writer__create_async(sg, 16384, queue_bytes);
 		cr_assert_not_null(t[i].w);
 		pthread_create(&tid[i], NULL, writer_thread, &t[i]);
 	}
@@ -172,6 +179,7 @@ Test(writer, concurrent_writers_share_rotating_segments)
 	for (i = 0; i < NTHREADS; i++) {
 		pthread_join(tid[i], NULL);
 		cr_assert_eq(mt_writer_flush(t[i].w), 0);
+		mt_writer_wait(t[i].w);
 		written += mt_writer_stats(t[i].w)->records;
 		cr_assert_eq(mt_writer_stats(t[i].w)->dropped_io_error, 0);
 		mt_writer__destroy(t[i].w);
@@ -217,6 +225,21 @@ Test(writer, concurrent_writers_share_rotating_segments)
 	}
 	free(files);
 	cr_assert_eq(total, (uint64_t)NTHREADS * PER_THREAD);
+}
+
+Test(writer, concurrent_writers_share_rotating_segments)
+{
+	concurrent_run(0);
+}
+
+/*
+ * The same with write-behind: four buffers a writer, so most rotations
+ * find buffers for the old segment still queued, and the seal must wait
+ * for them (a record written after the seal would be cut off or torn).
+ */
+Test(writer, write_behind_writers_share_rotating_segments)
+{
+	concurrent_run(4 * 16384);
 }
 
 /* ---------------------------------------------------------------- records */
@@ -269,7 +292,7 @@ Test(writer, snaplen_cuts_payload_keeps_orig_len)
  * the sealed file must end at the last whole record before the failure
  * and the lost records must be counted.
  */
-Test(writer, failed_write_never_leaves_a_torn_record)
+static void failed_write_run(size_t queue_bytes)
 {
 	struct rlimit rl = { .rlim_cur = 100000, .rlim_max = RLIM_INFINITY };
 	const struct mt_writer_stats *ws;
@@ -288,11 +311,12 @@ Test(writer, failed_write_never_leaves_a_torn_record)
 	cfg.snaplen = 64; /* else the buffer grows to one 65535-byte record */
 	sg = mt_fx_seg_create(&cfg);
 	/* 51 records of 80 bytes fill a 4096-byte buffer exactly 4080 */
-	w = mt_writer__create(sg, 4096);
+	w = mt_writer__create_async(sg, 4096, queue_bytes);
 	cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
 	for (i = 0; i < 2000; i++)
 		mt_writer_append(w, BASE_NS + (uint64_t)i, 42, pkt, 64, 64);
 	mt_writer_flush(w);
+	mt_writer_wait(w);
 	ws = mt_writer_stats(w);
 	/* (100000 - 24) / 4080 = 24 whole buffers fit under the limit */
 	cr_assert_eq(ws->records, 24 * 51);
@@ -320,10 +344,27 @@ Test(writer, failed_write_never_leaves_a_torn_record)
 	/* Writing goes on in a fresh segment. */
 	cr_assert_eq(mt_writer_append(w, BASE_NS, 42, pkt, 64, 64), 0);
 	cr_assert_eq(mt_writer_flush(w), 0);
+	mt_writer_wait(w);
+	cr_assert_eq(ws->records, 24 * 51 + 1);
 	mt_writer__destroy(w);
 	mt_segmenter__destroy(sg);
 	free(files[0]);
 	free(files);
+}
+
+Test(writer, failed_write_never_leaves_a_torn_record)
+{
+	failed_write_run(0);
+}
+
+/*
+ * Write-behind: the write fails in the writer's thread, the same records
+ * are counted and the same whole records stay (SIGXFSZ is ignored by the
+ * process, RLIMIT_FSIZE limits every thread).
+ */
+Test(writer, failed_write_behind_never_leaves_a_torn_record)
+{
+	failed_write_run(8 * 4096);
 }
 
 /* ---------------------------------------------------------------- lending */
@@ -350,8 +391,8 @@ static void lend_fill(uint8_t *p, int i)
  * memory is scribbled over once its batch has ended, as a worker's UMEM
  * frames are reused.  Returns the sealed segment's bytes.
  */
-static uint8_t *lend_run(int count, int batch, size_t bufsize, size_t *len,
-			 uint64_t *flushes)
+static uint8_t *lend_run(int count, int batch, size_t bufsize,
+			 size_t queue_bytes, size_t *len, uint64_t *flushes)
 {
 	struct mt_segment_config cfg;
 	struct mt_segmenter *sg;
@@ -364,7 +405,7 @@ static uint8_t *lend_run(int count, int batch, size_t bufsize, size_t *len,
 
 	mt_fx_seg_config(&cfg, mt_fx_tmp);
 	sg = mt_fx_seg_create(&cfg);
-	w = mt_writer__create(sg, bufsize);
+	w = mt_writer__create_async(sg, bufsize, queue_bytes);
 	for (i = 0; i < count;) {
 		int first = i;
 
@@ -387,6 +428,7 @@ static uint8_t *lend_run(int count, int batch, size_t bufsize, size_t *len,
 		}
 	}
 	cr_assert_eq(mt_writer_flush(w), 0);
+	mt_writer_wait(w);
 	cr_assert_eq(mt_writer_stats(w)->records, (uint64_t)count);
 	*flushes = mt_writer_stats(w)->flushes;
 	mt_writer__destroy(w);
@@ -421,26 +463,34 @@ static uint8_t *lend_run(int count, int batch, size_t bufsize, size_t *len,
  */
 Test(writer, lent_records_match_copied_ones)
 {
+	/*
+	 * The last two with write-behind: lending is off there (the caller's
+	 * memory is reused before the writer's thread writes), so the records
+	 * are copied at append and the file is the same.
+	 */
 	static const struct {
 		int batch;
-		size_t bufsize;
-	} runs[] = { { 1, 0 }, { 64, 0 }, { 1200, 0 }, { 64, 8192 } };
+		size_t bufsize, queue;
+	} runs[] = {
+		{ 1, 0, 0 },	 { 64, 0, 0 },	      { 1200, 0, 0 },
+		{ 64, 8192, 0 }, { 64, 8192, 65536 }, { 1200, 0, 4u << 20 }
+	};
 	size_t ref_len, len;
 	uint64_t flushes;
 	uint8_t *ref, *got;
 
-	ref = lend_run(2000, 0, 0, &ref_len, &flushes);
+	ref = lend_run(2000, 0, 0, 0, &ref_len, &flushes);
 	/* 24-byte header and every record whole. */
 	cr_assert_gt(ref_len, 24 + 2000 * 16);
 	for (size_t r = 0; r < sizeof(runs) / sizeof(runs[0]); r++) {
-		got = lend_run(2000, runs[r].batch, runs[r].bufsize, &len,
-			       &flushes);
+		got = lend_run(2000, runs[r].batch, runs[r].bufsize,
+			       runs[r].queue, &len, &flushes);
 		cr_assert_eq(len, ref_len, "batch %d: %zu bytes, copied %zu",
 			     runs[r].batch, len, ref_len);
 		cr_assert(!memcmp(got, ref, len),
 			  "batch %d: the file differs from the copied one",
 			  runs[r].batch);
-		if (runs[r].batch == 1200)
+		if (runs[r].batch == 1200 && !runs[r].queue)
 			/* Two batches, the first flushed once before its end. */
 			cr_assert_geq(flushes, 3);
 		free(got);
@@ -501,4 +551,158 @@ Test(writer, failed_lent_write_counts_drops)
 	for (size_t k = 0; k < n; k++)
 		free(files[k]);
 	free(files);
+}
+
+/*
+ * Write-behind with the smallest ring (two buffers, so the appending
+ * thread keeps waiting for the writer's) and no wait before destroy:
+ * destroy writes out what is queued, and every record is in the segment,
+ * in order.
+ */
+Test(writer, write_behind_destroy_writes_what_is_queued)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter *sg;
+	struct mt_writer *w;
+	struct mt_pcap_scan scan;
+	uint8_t pkt[100] = { 0 }, *buf;
+	size_t n, hidden, len, off;
+	char **files, path[512];
+	uint32_t i, seq;
+	int fd;
+
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	cfg.snaplen = 128;
+	sg = mt_fx_seg_create(&cfg);
+	w = mt_writer__create_async(sg, 4096, 1);
+	cr_assert_not_null(w);
+	for (i = 0; i < 20000; i++) {
+		memcpy(pkt, &i, sizeof(i));
+		cr_assert_eq(mt_writer_append(w, BASE_NS + i, 42, pkt,
+					      sizeof(pkt), sizeof(pkt)),
+			     0);
+	}
+	mt_writer__destroy(w);
+	mt_segmenter__destroy(sg);
+
+	n = list_dir(&files, &hidden);
+	cr_assert_eq(n, 1);
+	cr_assert_eq(hidden, 0);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, files[0]);
+	fd = open(path, O_RDONLY);
+	cr_assert_eq(mt_pcap_scan_fd(fd, &scan), 0);
+	close(fd);
+	cr_assert_eq(scan.records, 20000);
+	buf = slurp(files[0], &len);
+	for (i = 0, off = 24; off < len; i++, off += 16 + sizeof(pkt)) {
+		memcpy(&seq, buf + off + 16, sizeof(seq));
+		cr_assert_eq(seq, i, "record %u holds %u", i, seq);
+	}
+	cr_assert_eq(i, 20000);
+	free(buf);
+	free(files[0]);
+	free(files);
+}
+
+/* Counts the visible and hidden (.part) segments in mt_fx_tmp. */
+static size_t count_files(size_t *hidden)
+{
+	char **files;
+	size_t n = list_dir(&files, hidden);
+
+	for (size_t k = 0; k < n; k++)
+		free(files[k]);
+	free(files);
+	return n;
+}
+
+struct blocked {
+	struct mt_writer *w;
+	uint8_t pkt[200];
+};
+
+/* Appends until the two buffers are queued and a third flush must wait. */
+static void *append_into_held(void *arg)
+{
+	struct blocked *b = arg;
+
+	for (int i = 0; i < 3 * 4096 / 216 + 1; i++)
+		mt_writer_append(b->w, BASE_NS + (uint64_t)i, 42, b->pkt,
+				 sizeof(b->pkt), sizeof(b->pkt));
+	mt_writer_flush(b->w);
+	return NULL;
+}
+
+/*
+ * A rotation while a buffer for the old segment is still queued: the old
+ * segment is not sealed until the buffer is written, and then holds it.
+ * And a worker whose buffers are all queued waits (counted) instead of
+ * dropping or overwriting one.
+ */
+Test(writer, write_behind_holds_the_seal_and_waits_for_room)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter *sg;
+	struct blocked b = { 0 };
+	pthread_t t;
+	size_t n, hidden;
+	char **files, path[512];
+	struct mt_pcap_scan scan;
+	int fd;
+
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	cfg.snaplen = 256;
+	sg = mt_fx_seg_create(&cfg);
+	b.w = mt_writer__create_async(sg, 4096, 2 * 4096);
+	cr_assert_not_null(b.w);
+	/* One record written (an empty segment is not rotated), ten queued. */
+	cr_assert_eq(mt_writer_append(b.w, BASE_NS, 42, b.pkt, sizeof(b.pkt),
+				      sizeof(b.pkt)),
+		     0);
+	cr_assert_eq(mt_writer_flush(b.w), 0);
+	mt_writer_wait(b.w);
+	mt_writer_hold(b.w, true);
+	for (int i = 0; i < 10; i++)
+		cr_assert_eq(mt_writer_append(b.w, BASE_NS + (uint64_t)i, 42,
+					      b.pkt, sizeof(b.pkt),
+					      sizeof(b.pkt)),
+			     0);
+	cr_assert_eq(mt_writer_flush(b.w), 0);
+	/* Rotate; the writer follows and lets go of the old segment. */
+	mt_segmenter_request_rotate(sg);
+	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS), 0);
+	mt_writer_sync(b.w);
+	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS + 1), 0);
+	n = count_files(&hidden);
+	cr_assert_eq(n, 0, "sealed with its records still queued");
+	cr_assert_geq(hidden, 1, "the old segment is still open");
+
+	/* Two buffers, both queued: the next flush must wait for room. */
+	pthread_create(&t, NULL, append_into_held, &b);
+	for (int k = 0;
+	     k < 2000 && !__atomic_load_n(&mt_writer_stats(b.w)->queue_waits,
+					  __ATOMIC_RELAXED);
+	     k++)
+		usleep(1000);
+	cr_assert_eq(mt_writer_stats(b.w)->queue_waits, 1);
+	cr_assert_eq(mt_writer_stats(b.w)->records, 1);
+
+	mt_writer_hold(b.w, false);
+	pthread_join(t, NULL);
+	mt_writer_wait(b.w);
+	cr_assert_eq(mt_writer_stats(b.w)->records,
+		     1 + 10 + 3 * 4096 / 216 + 1);
+	cr_assert_eq(mt_segmenter_tick(sg, BASE_NS + 2), 0);
+	mt_segmenter_drain(sg);
+	n = list_dir(&files, &hidden);
+	cr_assert_eq(n, 1, "sealed once its buffer was written: %zu", n);
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, files[0]);
+	fd = open(path, O_RDONLY);
+	cr_assert_eq(mt_pcap_scan_fd(fd, &scan), 0);
+	close(fd);
+	cr_assert_eq(scan.records, 11);
+	free(files[0]);
+	free(files);
+	mt_writer__destroy(b.w);
+	mt_segmenter__destroy(sg);
 }
