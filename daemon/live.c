@@ -987,6 +987,7 @@ static int start_workers(struct live *lv)
 			.tai_offset_ns = &lv->tai_offset_ns,
 		};
 		struct mt_worker *wk;
+		char umem[32], wq[32];
 		int ret;
 
 		wo.xsk = mt_xsk__create(&xo, &err);
@@ -1023,11 +1024,17 @@ static int start_workers(struct live *lv)
 			       xo.queue, strerror(-ret));
 			return ret;
 		}
+		mt_format_size((uint64_t)wk->xsk->nframes * cfg->frame_size,
+			       umem, sizeof(umem));
+		mt_format_size(cfg->write_queue, wq, sizeof(wq));
 		mt_log(MT_LOG_INFO,
-		       "%s queue %u: AF_XDP %s%s, worker on cpu %d",
+		       "%s queue %u: AF_XDP %s%s, worker on cpu %d, UMEM %s, "
+		       "%s%s",
 		       cfg->interface, xo.queue,
-		       wo.xsk->zerocopy ? "zero-copy" : "copy",
-		       wo.xsk->sg ? " multi-buffer" : "", wo.cpu);
+		       wk->xsk->zerocopy ? "zero-copy" : "copy",
+		       wk->xsk->sg ? " multi-buffer" : "", wo.cpu, umem,
+		       cfg->write_queue ? "write-behind " : "no write-behind",
+		       cfg->write_queue ? wq : "");
 	}
 	return 0;
 }

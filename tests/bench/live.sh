@@ -70,8 +70,9 @@
 # MT_LIVE_WARM_MIB (tmpfs written once before the cells, default 8192; 0 =
 # none; see the warm-up below), MT_LIVE_RING (mirror-targetd's
 # capture.ring_size and the reference's ring, default 8192, the daemon's
-# default), MT_LIVE_HOLD_FREED (1; 0: leave this VM's free page reporting
-# as it is, see "Memory" below).
+# default), MT_LIVE_WRITE_QUEUE (mirror-targetd's output.write_queue,
+# default: the daemon's default), MT_LIVE_HOLD_FREED (1; 0: leave this VM's
+# free page reporting as it is, see "Memory" below).
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -147,6 +148,8 @@ gen_rules 1000 "$WORK/rules-1000.conf"
 ADDRS=$(seq -s ', ' -f '192.0.2.%g' 1 120)
 {
 	printf '[capture]\nring_size = %s\nframe_size = 4K\n' "$RING"
+	[ -z "${MT_LIVE_WRITE_QUEUE:-}" ] ||
+		printf '[output]\nwrite_queue = %s\n' "$MT_LIVE_WRITE_QUEUE"
 	printf '[session bench]\nvni = %s\naddresses = %s\n' "$MT_VNI" "$ADDRS"
 } >"$WORK/live.conf"
 

@@ -86,68 +86,79 @@ mt_topology_create $QUEUES
 
 # ---- 1-3. capture, ordinary traffic, SIGTERM --------------------------------
 
-OUT=$MT_TMP/seg
-daemon_start run1 --output-dir "$OUT" --xdp-mode native
-xdp_attached || fail "no XDP program on veth-tgt while running"
+# Twice: with write-behind (the default: workers copy, a thread writes) and
+# without (output.write_queue = 0: workers write, records of 256 bytes and
+# more straight from the UMEM).
+printf '[output]\nwrite_queue = 0\n' >"$MT_TMP/direct.conf"
+: >"$MT_TMP/write-behind.conf"
+for mode in write-behind direct; do
+	OUT=$MT_TMP/seg-$mode
+	daemon_start "run1-$mode" --output-dir "$OUT" --xdp-mode native \
+		--config "$MT_TMP/$mode.conf"
+	xdp_attached || fail "no XDP program on veth-tgt while running"
+	if [ "$mode" = direct ]; then want='no write-behind'; else want='write-behind 64M'; fi
+	[ "$(grep -c "queue [0-9]*: AF_XDP .*, $want\$" "$MT_TMP/run1-$mode.err")" = "$QUEUES" ] ||
+		fail "$mode: the daemon's log does not say '$want' for each of $QUEUES queues"
 
-ip netns exec "$NS_SRC" tcpdump -i vx0 -n -U --immediate-mode -w "$MT_TMP/vx0.pcap" \
-	2>"$MT_TMP/tcpdump.err" &
-TCPDUMP=$!
-MT_PIDS+=("$TCPDUMP")
-for ((i = 0; i < 100; i++)); do
-	grep -q 'listening on' "$MT_TMP/tcpdump.err" && break
-	sleep 0.1
+	ip netns exec "$NS_SRC" tcpdump -i vx0 -n -U --immediate-mode -w "$MT_TMP/vx0-$mode.pcap" \
+		2>"$MT_TMP/tcpdump.err" &
+	TCPDUMP=$!
+	MT_PIDS+=("$TCPDUMP")
+	for ((i = 0; i < 100; i++)); do
+		grep -q 'listening on' "$MT_TMP/tcpdump.err" && break
+		sleep 0.1
+	done
+	mt_send_inner "$N" 2 >"$MT_TMP/sent.txt"
+	SENT=$((6 * N))
+	mt_ordinary_ok || fail "ICMP echo / TCP to $MT_OUTER_TGT failed while XDP is attached"
+	log "ordinary traffic (ICMP echo, TCP) to $MT_OUTER_TGT works while attached"
+	sleep 0.5
+	kill -INT "$TCPDUMP"
+	wait "$TCPDUMP" || true
+	pcap_hex "$MT_TMP/vx0-$mode.pcap" >"$MT_TMP/sent.hex"
+	INNER=$(wc -l <"$MT_TMP/sent.hex")
+	mt_assert_eq "$INNER" "$SENT" "unicast frames tcpdump saw on vx0"
+
+	mt_daemon_stop TERM
+	mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
+	xdp_attached && fail "XDP program still attached after SIGTERM"
+	check_sealed "$OUT"
+	mapfile -t SEGS < <(segments "$OUT")
+	pcap_hex "${SEGS[@]}" >"$MT_TMP/got.hex"
+	GOT=$(wc -l <"$MT_TMP/got.hex")
+	ALL=0
+	for f in "${SEGS[@]}"; do ALL=$((ALL + $(mt_pcap_count "$f"))); done
+	log "$mode: sent $SENT inner packets through vx0; $GOT of them in ${#SEGS[@]} sealed segment(s) ($((ALL - GOT)) kernel MLD reports besides)"
+	mt_assert_eq "$GOT" "$SENT" "packets in the segments vs packets sent"
+	cmp -s "$MT_TMP/sent.hex" "$MT_TMP/got.hex" ||
+		fail "inner frames in the segments differ from those sent (diff $MT_TMP/sent.hex $MT_TMP/got.hex)"
+	log "$mode: every inner frame is in the segments byte for byte"
+
+	# tshark's view of the same: each kind N times, right addresses and ports.
+	mt_pcap_fields "${SEGS[@]}" >"$MT_TMP/got.fields"
+	while read -r kind proto src dst port count; do
+		case $proto in
+		tcp) col=5 ;;
+		udp) col=6 ;;
+		icmp) col=7 ;;
+		icmpv6) col=8 ;;
+		esac
+		n=$(awk -F'|' -v s="$src" -v d="$dst" -v c="$col" -v p="$port" \
+			'(($1 == s && $2 == d) || ($3 == s && $4 == d)) && $c == p' \
+			"$MT_TMP/got.fields" | wc -l)
+		mt_assert_eq "$n" "$count" "$kind packets in the segments (tshark)"
+	done <"$MT_TMP/sent.txt"
+
+	S=$MT_TMP/run1-$mode.out
+	mt_assert_eq "$(counter "$S" redirected)" "$ALL" "XDP redirected"
+	mt_assert_eq "$(counter "$S" redirect_failed)" 0 "XDP redirect_failed"
+	mt_assert_eq "$(counter "$S" written)" "$ALL" "records written"
+	mt_assert_grep "$S" "^segments sealed +${#SEGS[@]} " "summary: segments sealed"
+	grep -q '^socket queue' "$S" || fail "no per-socket XDP_STATISTICS in the summary"
+	BUSY=$(grep '^socket queue' "$S" | grep -cv 'frames 0$' || true)
+	log "summary: $(grep -c '^socket queue' "$S") sockets, $BUSY of them received frames"
+	[ "$(grep -c '^socket queue' "$S")" = "$QUEUES" ] || fail "expected $QUEUES sockets"
 done
-mt_send_inner "$N" 2 >"$MT_TMP/sent.txt"
-SENT=$((6 * N))
-mt_ordinary_ok || fail "ICMP echo / TCP to $MT_OUTER_TGT failed while XDP is attached"
-log "ordinary traffic (ICMP echo, TCP) to $MT_OUTER_TGT works while attached"
-sleep 0.5
-kill -INT "$TCPDUMP"
-wait "$TCPDUMP" || true
-pcap_hex "$MT_TMP/vx0.pcap" >"$MT_TMP/sent.hex"
-INNER=$(wc -l <"$MT_TMP/sent.hex")
-mt_assert_eq "$INNER" "$SENT" "unicast frames tcpdump saw on vx0"
-
-mt_daemon_stop TERM
-mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
-xdp_attached && fail "XDP program still attached after SIGTERM"
-check_sealed "$OUT"
-mapfile -t SEGS < <(segments "$OUT")
-pcap_hex "${SEGS[@]}" >"$MT_TMP/got.hex"
-GOT=$(wc -l <"$MT_TMP/got.hex")
-ALL=0
-for f in "${SEGS[@]}"; do ALL=$((ALL + $(mt_pcap_count "$f"))); done
-log "sent $SENT inner packets through vx0; $GOT of them in ${#SEGS[@]} sealed segment(s) ($((ALL - GOT)) kernel MLD reports besides)"
-mt_assert_eq "$GOT" "$SENT" "packets in the segments vs packets sent"
-cmp -s "$MT_TMP/sent.hex" "$MT_TMP/got.hex" ||
-	fail "inner frames in the segments differ from those sent (diff $MT_TMP/sent.hex $MT_TMP/got.hex)"
-log "every inner frame is in the segments byte for byte"
-
-# tshark's view of the same: each kind N times, right addresses and ports.
-mt_pcap_fields "${SEGS[@]}" >"$MT_TMP/got.fields"
-while read -r kind proto src dst port count; do
-	case $proto in
-	tcp) col=5 ;;
-	udp) col=6 ;;
-	icmp) col=7 ;;
-	icmpv6) col=8 ;;
-	esac
-	n=$(awk -F'|' -v s="$src" -v d="$dst" -v c="$col" -v p="$port" \
-		'(($1 == s && $2 == d) || ($3 == s && $4 == d)) && $c == p' \
-		"$MT_TMP/got.fields" | wc -l)
-	mt_assert_eq "$n" "$count" "$kind packets in the segments (tshark)"
-done <"$MT_TMP/sent.txt"
-
-S=$MT_TMP/run1.out
-mt_assert_eq "$(counter "$S" redirected)" "$ALL" "XDP redirected"
-mt_assert_eq "$(counter "$S" redirect_failed)" 0 "XDP redirect_failed"
-mt_assert_eq "$(counter "$S" written)" "$ALL" "records written"
-mt_assert_grep "$S" "^segments sealed +${#SEGS[@]} " "summary: segments sealed"
-grep -q '^socket queue' "$S" || fail "no per-socket XDP_STATISTICS in the summary"
-BUSY=$(grep '^socket queue' "$S" | grep -cv 'frames 0$' || true)
-log "summary: $(grep -c '^socket queue' "$S") sockets, $BUSY of them received frames"
-[ "$(grep -c '^socket queue' "$S")" = "$QUEUES" ] || fail "expected $QUEUES sockets"
 
 # ---- 4. allow-lists and reload -------------------------------------------------
 

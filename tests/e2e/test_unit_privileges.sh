@@ -256,6 +256,15 @@ for task in /proc/"$DPID"/task/*; do
 done
 # Two workers, the compressor and the hook runner at least.
 ((NTASK >= 4)) || fail "only $NTASK threads besides the control thread"
+# A write-behind thread per worker, niced below the workers.
+NWRITE=0
+for task in /proc/"$DPID"/task/*; do
+	[ "$(cat "$task/comm")" = mt-write ] || continue
+	mt_assert_eq "$(awk '{ sub(/.*\) /, ""); print $17 }' "$task/stat")" 10 \
+		"nice of write-behind thread ${task##*/}"
+	NWRITE=$((NWRITE + 1))
+done
+mt_assert_eq "$NWRITE" 2 "write-behind threads (one per worker)"
 mt_assert_grep "$MT_TMP/run.err" 'dropped CAP_NET_RAW, CAP_IPC_LOCK; kept CAP_NET_ADMIN, CAP_SYS_ADMIN' "daemon log of the drop"
 mt_assert_eq "$(awk '$1 == "NoNewPrivs:" { print $2 }' "/proc/$DPID/status")" 1 \
 	"no_new_privs of the daemon"
