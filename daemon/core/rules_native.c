@@ -419,7 +419,7 @@ static int parse_line(struct native *st)
 					      "direction",   "protocol",
 					      "source",	     "destination" };
 	struct mt_rule r;
-	struct token t, first = { 0 };
+	struct token t = { 0 }, first = { 0 };
 	unsigned seen[4] = { 0 }, end_col = 1;
 	int nf = 0, ret;
 	char msg[MT_ERR_MAX];
