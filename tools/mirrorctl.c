@@ -863,9 +863,11 @@ static void print_status(json_t *st, json_t *prev)
 	       (unsigned long long)jget(flt, "rejected"),
 	       (unsigned long long)jget(flt, "unmatched"));
 	fmt_bytes((double)jget(st, "writer.bytes"), a, sizeof(a));
-	printf("written     %llu records (%s), %llu segments sealed\n",
+	printf("written     %llu records (%s), %llu segments sealed, %llu "
+	       "waits for write-behind\n",
 	       (unsigned long long)jget(st, "writer.records"), a,
-	       (unsigned long long)jget(seg, "sealed"));
+	       (unsigned long long)jget(seg, "sealed"),
+	       (unsigned long long)jget(st, "writer.queue_waits"));
 	printf("drops       xdp: %llu source not allowed, %llu vni not "
 	       "allowed, %llu invalid, %llu redirect failed\n"
 	       "            sockets: %llu rx_dropped, %llu rx_ring_full, %llu "
