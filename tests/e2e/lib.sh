@@ -372,13 +372,16 @@ mt_daemon_stop() {
 
 # ---- capture on the target side ---------------------------------------------
 
-# mt_capture_start FILE: tcpdump of the raw VXLAN arriving in NS_TGT.
+# mt_capture_start FILE [NS IFACE [FILTER]]: tcpdump into FILE, by default
+# of the raw VXLAN arriving in NS_TGT on veth-tgt; FILTER empty: all.
 # Returns once tcpdump has its filter installed (it said "listening on").
 MT_TCPDUMP_PID=
 mt_capture_start() {
-	local file=$1 i
-	ip netns exec "$NS_TGT" tcpdump -i veth-tgt -n -U --immediate-mode \
-		-w "$file" 'udp dst port 4789' 2>"$MT_TMP/tcpdump.err" &
+	local file=$1 ns=${2:-$NS_TGT} ifc=${3:-veth-tgt} i
+	local filter=('udp dst port 4789')
+	[ $# -ge 4 ] && filter=(${4:+"$4"})
+	ip netns exec "$ns" tcpdump -i "$ifc" -n -U --immediate-mode \
+		-w "$file" "${filter[@]}" 2>"$MT_TMP/tcpdump.err" &
 	MT_TCPDUMP_PID=$!
 	MT_PIDS+=("$MT_TCPDUMP_PID")
 	for ((i = 0; i < 100; i++)); do

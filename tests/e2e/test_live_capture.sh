@@ -100,21 +100,14 @@ for mode in write-behind direct; do
 	[ "$(grep -c "queue [0-9]*: AF_XDP .*, $want\$" "$MT_TMP/run1-$mode.err")" = "$QUEUES" ] ||
 		fail "$mode: the daemon's log does not say '$want' for each of $QUEUES queues"
 
-	ip netns exec "$NS_SRC" tcpdump -i vx0 -n -U --immediate-mode -w "$MT_TMP/vx0-$mode.pcap" \
-		2>"$MT_TMP/tcpdump.err" &
-	TCPDUMP=$!
-	MT_PIDS+=("$TCPDUMP")
-	for ((i = 0; i < 100; i++)); do
-		grep -q 'listening on' "$MT_TMP/tcpdump.err" && break
-		sleep 0.1
-	done
+	mt_capture_start "$MT_TMP/vx0-$mode.pcap" "$NS_SRC" vx0 ''
 	mt_send_inner "$N" 2 >"$MT_TMP/sent.txt"
 	SENT=$((6 * N))
 	mt_ordinary_ok || fail "ICMP echo / TCP to $MT_OUTER_TGT failed while XDP is attached"
 	log "ordinary traffic (ICMP echo, TCP) to $MT_OUTER_TGT works while attached"
 	sleep 0.5
-	kill -INT "$TCPDUMP"
-	wait "$TCPDUMP" || true
+	kill -INT "$MT_TCPDUMP_PID"
+	wait "$MT_TCPDUMP_PID" || true
 	pcap_hex "$MT_TMP/vx0-$mode.pcap" >"$MT_TMP/sent.hex"
 	INNER=$(wc -l <"$MT_TMP/sent.hex")
 	mt_assert_eq "$INNER" "$SENT" "unicast frames tcpdump saw on vx0"

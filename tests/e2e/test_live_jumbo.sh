@@ -42,14 +42,7 @@ if grep -q 'no AF_XDP multi-buffer' "$MT_TMP/d.err"; then
 	skip "no AF_XDP multi-buffer (XDP_USE_SG) in this kernel"
 fi
 
-ip netns exec "$NS_SRC" tcpdump -i vx0 -n -U --immediate-mode -w "$MT_TMP/vx0.pcap" \
-	2>"$MT_TMP/tcpdump.err" &
-TCPDUMP=$!
-MT_PIDS+=("$TCPDUMP")
-for ((i = 0; i < 100; i++)); do
-	grep -q 'listening on' "$MT_TMP/tcpdump.err" && break
-	sleep 0.1
-done
+mt_capture_start "$MT_TMP/vx0.pcap" "$NS_SRC" vx0 ''
 
 ip netns exec "$NS_SRC" "$MT_PYTHON" - "$N" "$SIZE" "$MT_INNER4_DST" "$MT_INNER6_DST" <<'PY'
 import socket, sys, time
@@ -63,8 +56,8 @@ for i in range(n):
         time.sleep(0.02)
 PY
 sleep 0.5
-kill -INT "$TCPDUMP"
-wait "$TCPDUMP" || true
+kill -INT "$MT_TCPDUMP_PID"
+wait "$MT_TCPDUMP_PID" || true
 mt_daemon_stop
 mt_assert_eq "$DRC" 0 "exit status after SIGTERM"
 

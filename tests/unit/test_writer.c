@@ -65,7 +65,8 @@ static size_t list_dir(char ***out, size_t *hidden)
 		v[n++] = strdup(de->d_name);
 	}
 	closedir(d);
-	qsort(v, n, sizeof(*v), name_cmp);
+	if (n)
+		qsort(v, n, sizeof(*v), name_cmp);
 	*out = v;
 	return n;
 }
