@@ -249,8 +249,17 @@ mt_assert_eq "$(head -n1 "$MT_TMP/h1" | cut -d' ' -f1)" 503 "/healthz with a rea
 mt_assert_grep "$MT_TMP/h1" "^the segment directory $OUT is not writable: Read-only file system$" \
 	"/healthz reason"
 [ "$(wc -l <"$MT_TMP/h1")" = 2 ] || fail "/healthz reason is not one line"
-http /healthz >"$MT_TMP/h2"
-mt_assert_eq "$(head -n1 "$MT_TMP/h2" | cut -d' ' -f1)" 200 "/healthz once writable again"
+# Within a probe interval, not necessarily at once (CI saw one 503 here,
+# reason not kept; it now says which).
+first=
+for ((i = 0; i < 50; i++)); do
+	http /healthz >"$MT_TMP/h2"
+	[ "$(head -n1 "$MT_TMP/h2" | cut -d' ' -f1)" = 200 ] && break
+	[ -n "$first" ] || first=$(sed -n 2p "$MT_TMP/h2")
+	sleep 0.1
+done
+[ -z "$first" ] || log "/healthz said '$first' after the remount; 200 after $i tries"
+mt_assert_eq "$(head -n1 "$MT_TMP/h2" | cut -d' ' -f1)" 200 "/healthz within 5 s of writable again ($(sed -n 2p "$MT_TMP/h2"))"
 http /metrics >"$MT_TMP/m2"
 mt_assert_grep "$MT_TMP/m2" '^mirror_target_ready 1$' "ready gauge"
 log "/healthz: 503 '$(sed -n 2p "$MT_TMP/h1")', then 200 again"
