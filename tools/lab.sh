@@ -268,15 +268,7 @@ while read -r kind proto src dst port n; do
 	pong*) dir=ingress ;;
 	*) dir=egress ;;
 	esac
-	case $proto in
-	tcp) col=5 ;;
-	udp) col=6 ;;
-	icmp) col=7 ;;
-	icmpv6) col=8 ;;
-	esac
-	c=$(awk -F'|' -v s="$src" -v d="$dst" -v c="$col" -v p="$port" \
-		'(($1 == s && $2 == d) || ($3 == s && $4 == d)) && $c == p' \
-		"$MT_TMP/fields.txt" | wc -l)
+	c=$(mt_kind_count "$MT_TMP/fields.txt" "$proto" "$src" "$dst" "$port")
 	printf '%-6s %-7s %-12s -> %-12s %-5s %-8s %6s %9s\n' \
 		"$kind" "$proto" "$src" "$dst" "$port" "$dir" "$n" "$c" | indent
 	SENT=$((SENT + n))

@@ -94,13 +94,12 @@ struct wjob {
 };
 
 /*
- * The write-behind ring: job i of the ring is filled by the worker while
- * i == submitted (mod n), queued while written <= i < submitted, free
- * after.  Both counters only grow; the lock guards them and the flags.
+ * The write-behind thread's side of the writer's buffers: buffer i is
+ * filled by the worker while i == submitted (mod njobs), queued while
+ * written <= i < submitted, free after.  Both counters only grow; the lock
+ * guards them and the flags.
  */
 struct wqueue {
-	struct wjob *jobs;
-	unsigned n;
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* signalled on submit and stop */
 	pthread_cond_t room; /* signalled when a job was written */
@@ -131,6 +130,9 @@ struct mt_writer {
 	struct mt_vnix_run *runs; /* closed runs of buf, offsets in buf */
 	size_t nruns, runs_max;
 	struct mt_segmenter *sg;
+	/* Its buffers: one, or the write-behind ring; buf/runs are one's. */
+	struct wjob *jobs;
+	unsigned njobs;
 	struct wqueue *q; /* NULL: the appending thread writes */
 
 	struct mt_writer_stats stats __attribute__((aligned(64)));
@@ -341,7 +343,7 @@ static void *queue_main(void *arg)
 			pthread_cond_wait(&q->work, &q->lock);
 		if (q->written == q->submitted)
 			break;
-		j = &q->jobs[q->written % q->n];
+		j = &w->jobs[q->written % w->njobs];
 		pthread_mutex_unlock(&q->lock);
 
 		job_write(w, j);
@@ -371,13 +373,13 @@ static void queue_submit(struct mt_writer *w, struct wjob *j)
 	pthread_mutex_lock(&q->lock);
 	q->submitted++;
 	pthread_cond_signal(&q->work);
-	if (q->submitted - q->written >= q->n) {
+	if (q->submitted - q->written >= w->njobs) {
 		WSTAT_ADD(w, queue_waits, 1);
-		while (q->submitted - q->written >= q->n)
+		while (q->submitted - q->written >= w->njobs)
 			pthread_cond_wait(&q->room, &q->lock);
 	}
 	pthread_mutex_unlock(&q->lock);
-	next = &q->jobs[q->submitted % q->n];
+	next = &w->jobs[q->submitted % w->njobs];
 	w->buf = next->buf;
 	w->runs = next->runs;
 }
@@ -401,7 +403,7 @@ int mt_writer_flush(struct mt_writer *w)
 		.seg = w->seg,
 	};
 	if (w->q) {
-		struct wjob *qj = &w->q->jobs[w->q->submitted % w->q->n];
+		struct wjob *qj = &w->jobs[w->q->submitted % w->njobs];
 
 		*qj = j;
 		queue_submit(w, qj);
@@ -587,55 +589,60 @@ void mt_writer_stats_add(struct mt_writer_stats *sum, const struct mt_writer *w)
 	sum->queue_waits += __atomic_load_n(&s->queue_waits, __ATOMIC_RELAXED);
 }
 
-/* The buffers and runs of the write-behind ring, touched so they are ours. */
-static int queue_alloc(struct mt_writer *w, size_t queue_bytes)
+/*
+ * n buffers and their run arrays, touched so that memory use is fixed at
+ * start and the worker never waits for a page of its own buffer.
+ */
+static int bufs_alloc(struct mt_writer *w, size_t n)
 {
-	struct wqueue *q;
-	size_t n = queue_bytes / w->cap;
-
-	if (n < QUEUE_BUFS_MIN)
-		n = QUEUE_BUFS_MIN;
-	if (n > QUEUE_BUFS_MAX)
-		n = QUEUE_BUFS_MAX;
-	q = calloc(1, sizeof(*q));
-	if (!q)
+	w->jobs = calloc(n, sizeof(*w->jobs));
+	if (!w->jobs)
 		return -ENOMEM;
-	w->q = q;
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->work, NULL);
-	pthread_cond_init(&q->room, NULL);
-	q->jobs = calloc(n, sizeof(*q->jobs));
-	if (!q->jobs)
-		return -ENOMEM;
-	q->n = (unsigned)n;
-	for (unsigned i = 0; i < q->n; i++) {
-		struct wjob *j = &q->jobs[i];
+	w->njobs = (unsigned)n;
+	for (unsigned i = 0; i < w->njobs; i++) {
+		struct wjob *j = &w->jobs[i];
 
 		j->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
 		j->runs = malloc(w->runs_max * sizeof(*j->runs));
 		if (!j->buf || !j->runs)
 			return -ENOMEM;
-		/*
-		 * Fault the pages in now: memory use is fixed at start, and
-		 * the worker never waits for a page of its own buffer.
-		 */
 		memset(j->buf, 0, w->cap);
 	}
+	w->buf = w->jobs[0].buf;
+	w->runs = w->jobs[0].runs;
 	return 0;
+}
+
+static void bufs_free(struct mt_writer *w)
+{
+	for (unsigned i = 0; w->jobs && i < w->njobs; i++) {
+		free(w->jobs[i].buf);
+		free(w->jobs[i].runs);
+	}
+	free(w->jobs);
+}
+
+static int queue_create(struct mt_writer *w)
+{
+	struct wqueue *q = calloc(1, sizeof(*q));
+
+	if (!q)
+		return -ENOMEM;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->work, NULL);
+	pthread_cond_init(&q->room, NULL);
+	w->q = q;
+	/* Inherits the caller's signal mask (all blocked in the daemon). */
+	return -pthread_create(&q->thread, NULL, queue_main, w);
 }
 
 static void queue_free(struct wqueue *q)
 {
 	if (!q)
 		return;
-	for (unsigned i = 0; q->jobs && i < q->n; i++) {
-		free(q->jobs[i].buf);
-		free(q->jobs[i].runs);
-	}
 	pthread_mutex_destroy(&q->lock);
 	pthread_cond_destroy(&q->work);
 	pthread_cond_destroy(&q->room);
-	free(q->jobs);
 	free(q);
 }
 
@@ -655,7 +662,7 @@ struct mt_writer *mt_writer__create_async(struct mt_segmenter *sg,
 					  size_t bufsize, size_t queue_bytes)
 {
 	struct mt_writer *w;
-	size_t min;
+	size_t min, n = 1;
 	int err;
 
 	w = aligned_alloc(64, sizeof(*w));
@@ -674,26 +681,23 @@ struct mt_writer *mt_writer__create_async(struct mt_segmenter *sg,
 	w->runs_max = w->cap / WRITER_RUN_BYTES;
 	if (w->runs_max < WRITER_RUNS_MIN)
 		w->runs_max = WRITER_RUNS_MIN;
-	err = -ENOMEM;
 	if (queue_bytes) {
-		err = queue_alloc(w, queue_bytes);
-		if (err)
-			goto out_free;
-		w->buf = w->q->jobs[0].buf;
-		w->runs = w->q->jobs[0].runs;
-	} else {
-		w->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
-		w->runs = malloc(w->runs_max * sizeof(*w->runs));
-		if (!w->buf || !w->runs)
-			goto out_free;
+		n = queue_bytes / w->cap;
+		if (n < QUEUE_BUFS_MIN)
+			n = QUEUE_BUFS_MIN;
+		if (n > QUEUE_BUFS_MAX)
+			n = QUEUE_BUFS_MAX;
 	}
+	err = bufs_alloc(w, n);
+	if (err)
+		goto out_free;
+	err = -ENOMEM;
 	w->iov = malloc(LEND_IOV_MAX * sizeof(*w->iov));
 	if (!w->iov)
 		goto out_free;
 	buf_reset(w);
-	if (w->q) {
-		/* Inherits the caller's signal mask (all blocked in the daemon). */
-		err = -pthread_create(&w->q->thread, NULL, queue_main, w);
+	if (queue_bytes) {
+		err = queue_create(w);
 		if (err)
 			goto out_free;
 	}
@@ -706,10 +710,7 @@ struct mt_writer *mt_writer__create_async(struct mt_segmenter *sg,
 
 out_free:
 	free(w->iov);
-	if (!w->q) {
-		free(w->runs);
-		free(w->buf);
-	}
+	bufs_free(w);
 	queue_free(w->q);
 	free(w);
 	errno = -err;
@@ -738,11 +739,7 @@ void mt_writer__destroy(struct mt_writer *w)
 	sg->writers--;
 	pthread_mutex_unlock(&sg->lock);
 	free(w->iov);
-	if (w->q) {
-		queue_free(w->q);
-	} else {
-		free(w->runs);
-		free(w->buf);
-	}
+	bufs_free(w);
+	queue_free(w->q);
 	free(w);
 }

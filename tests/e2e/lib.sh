@@ -603,6 +603,23 @@ mt_pcap_fields() {
 	done
 }
 
+# mt_kind_count FIELDS PROTO SRC DST PORT: packets of mt_pcap_fields output
+# FIELDS between SRC and DST (either way) whose PROTO (tcp, udp, icmp,
+# icmpv6) destination port or ICMP type is PORT.
+mt_kind_count() {
+	local col
+	case $2 in
+	tcp) col=5 ;;
+	udp) col=6 ;;
+	icmp) col=7 ;;
+	icmpv6) col=8 ;;
+	*) fail "mt_kind_count: unknown protocol '$2'" ;;
+	esac
+	awk -F'|' -v s="$3" -v d="$4" -v c="$col" -v p="$5" \
+		'(($1 == s && $2 == d) || ($3 == s && $4 == d)) && $c == p' "$1" |
+		wc -l
+}
+
 # Sealed segment files of a directory, sorted (= chronological).
 mt_segments() {
 	find "$1" -maxdepth 1 -type f -name '*.pcap' ! -name '.*' | sort

@@ -130,15 +130,7 @@ for mode in write-behind direct; do
 	# tshark's view of the same: each kind N times, right addresses and ports.
 	mt_pcap_fields "${SEGS[@]}" >"$MT_TMP/got.fields"
 	while read -r kind proto src dst port count; do
-		case $proto in
-		tcp) col=5 ;;
-		udp) col=6 ;;
-		icmp) col=7 ;;
-		icmpv6) col=8 ;;
-		esac
-		n=$(awk -F'|' -v s="$src" -v d="$dst" -v c="$col" -v p="$port" \
-			'(($1 == s && $2 == d) || ($3 == s && $4 == d)) && $c == p' \
-			"$MT_TMP/got.fields" | wc -l)
+		n=$(mt_kind_count "$MT_TMP/got.fields" "$proto" "$src" "$dst" "$port")
 		mt_assert_eq "$n" "$count" "$kind packets in the segments (tshark)"
 	done <"$MT_TMP/sent.txt"
 
