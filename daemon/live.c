@@ -33,6 +33,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <linux/ethtool.h>
 #include <linux/magic.h>
@@ -951,6 +952,54 @@ static int start_xdp(struct live *lv)
 	return -EINVAL;
 }
 
+/* MemAvailable of /proc/meminfo in bytes; 0 when unknown. */
+static uint64_t mem_available(void)
+{
+	FILE *f = fopen("/proc/meminfo", "re");
+	char line[128];
+	unsigned long long kib;
+	uint64_t ret = 0;
+
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
+			ret = (uint64_t)kib * 1024;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/*
+ * The workers take their memory at start (UMEM, write-behind), all of it
+ * touched: refuse to start when the machine does not have it, and say so
+ * when it is more than half of what is available, before the OOM killer
+ * has its say.
+ */
+static int check_memory(const struct live *lv)
+{
+	const struct mt_config *cfg = lv->cfg;
+	uint64_t umem = (uint64_t)cfg->ring_size * 2 * cfg->frame_size;
+	uint64_t per = umem + cfg->write_queue, avail = mem_available();
+	bool over = per * lv->nqueues > avail;
+	char u[32], wq[32];
+
+	if (!avail || per * lv->nqueues <= avail / 2)
+		return 0;
+	mt_format_size(umem, u, sizeof(u));
+	mt_format_size(cfg->write_queue, wq, sizeof(wq));
+	mt_log(over ? MT_LOG_ERROR : MT_LOG_WARN,
+	       "%u queue%s take %" PRIu64 " MiB at start (per queue: UMEM "
+	       "%s, write-behind %s), %s the %" PRIu64 " MiB available; "
+	       "lower output.write_queue or capture.ring_size, or capture "
+	       "fewer queues (capture.queues)",
+	       lv->nqueues, lv->nqueues == 1 ? " would" : "s would",
+	       per * lv->nqueues >> 20, u, wq,
+	       over ? "more than" : "more than half of", avail >> 20);
+	return over ? -ENOMEM : 0;
+}
+
 static int start_workers(struct live *lv)
 {
 	const struct mt_config *cfg = lv->cfg;
@@ -1157,7 +1206,7 @@ int mt_live_run(const struct mt_config *cfg)
 	}
 	if (check_privileges() || check_interface(lv) ||
 	    check_ena_queues(cfg->interface) || check_bpffs() ||
-	    select_queues(lv))
+	    select_queues(lv) || check_memory(lv))
 		goto out_free;
 	rc = open_fds(lv, &mask);
 	if (rc) {

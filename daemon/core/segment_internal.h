@@ -184,4 +184,7 @@ bool mt_vnix_name(const char *seg_name, char *out, size_t size);
  */
 void mt_writer_hold(struct mt_writer *w, bool held);
 
+/* Tests: the buffer the writer is filling. */
+const void *mt_writer_buffer(const struct mt_writer *w);
+
 #endif /* MT_SEGMENT_INTERNAL_H */

@@ -19,17 +19,22 @@
  * packet (the kernel's, into the file) instead of two.
  *
  * Write-behind (mt_writer__create_async, the live workers by default): the
- * buffer is one of a ring of them, and a full one goes to a thread of the
+ * buffer is one of a pool of them, and a full one goes to a thread of the
  * writer's own that does the pwrite, while the worker fills the next.  A
  * write that blocks (tmpfs allocating pages, the page cache throttling a
  * slow disk, a stalled vCPU) then stalls that thread, not the worker that
- * must drain its rx ring: the ring of buffers is what lets a capture ride
- * out tens of milliseconds of storage latency, as a packet socket's large
- * ring does for tcpdump.  Records are copied (no lending: the UMEM frames
- * go back to the fill ring at once), buffers are written in the order they
- * were filled, and each queued buffer holds a reference on its segment, so
- * rotation still seals a segment only once every record for it is in the
- * file.  The worker waits only when every buffer is queued (counted).
+ * must drain its rx ring: the pool is what lets a capture ride out tens of
+ * milliseconds of storage latency, as a packet socket's large ring does for
+ * tcpdump.  Records are copied (no lending: the UMEM frames go back to the
+ * fill ring at once), buffers are written in the order they were filled,
+ * and each queued buffer holds a reference on its segment, so rotation
+ * still seals a segment only once every record for it is in the file.  The
+ * worker waits only when every buffer is queued (counted).
+ * Written buffers go back on a stack and the worker takes the top one: the
+ * one the thread has just copied out of, still in the CPU's cache.  Taking
+ * them in turn instead (a ring) made every copy into the buffer and out of
+ * it miss the cache once the pool outgrew it; at 1500-byte frames the
+ * thread then fell behind for good (see output.write_queue's help).
  *
  * The VNI index rides along: the buffer's records are described by runs
  * of consecutive records with one VNI.  A worker sees few sessions, mostly
@@ -82,6 +87,12 @@
  */
 #define QUEUE_NICE 10
 
+/* One buffer and the VNI runs of its records. */
+struct wbuf {
+	uint8_t *buf;
+	struct mt_vnix_run *runs;
+};
+
 /* A buffer's worth of whole records, described for the write. */
 struct wjob {
 	uint8_t *buf;
@@ -94,18 +105,21 @@ struct wjob {
 };
 
 /*
- * The write-behind thread's side of the writer's buffers: buffer i is
- * filled by the worker while i == submitted (mod njobs), queued while
- * written <= i < submitted, free after.  Both counters only grow; the lock
- * guards them and the flags.
+ * The write-behind thread's side of the writer's buffers: job i (mod njobs)
+ * is queued while written <= i < submitted; the buffers neither queued nor
+ * the worker's are on the spare stack, the last one written on top.  Both
+ * counters only grow; the lock guards them, the stack and the flags.
  */
 struct wqueue {
 	pthread_mutex_t lock;
 	pthread_cond_t work; /* signalled on submit and stop */
 	pthread_cond_t room; /* signalled when a job was written */
 	uint64_t submitted, written;
+	struct wbuf *spare; /* njobs slots */
+	unsigned nspare;
 	bool stop;
 	bool held; /* tests: the thread writes nothing until released */
+	bool inited; /* lock and conditions */
 	pthread_t thread;
 };
 
@@ -130,9 +144,10 @@ struct mt_writer {
 	struct mt_vnix_run *runs; /* closed runs of buf, offsets in buf */
 	size_t nruns, runs_max;
 	struct mt_segmenter *sg;
-	/* Its buffers: one, or the write-behind ring; buf/runs are one's. */
-	struct wjob *jobs;
-	unsigned njobs;
+	/* Its buffers: one, or the write-behind pool; buf/runs are one's. */
+	struct wbuf *bufs;
+	struct wjob *jobs; /* the write-behind queue */
+	unsigned njobs; /* both arrays' length */
 	struct wqueue *q; /* NULL: the appending thread writes */
 
 	struct mt_writer_stats stats __attribute__((aligned(64)));
@@ -352,6 +367,7 @@ static void *queue_main(void *arg)
 		j->seg = NULL;
 
 		pthread_mutex_lock(&q->lock);
+		q->spare[q->nspare++] = (struct wbuf){ j->buf, j->runs };
 		q->written++;
 		/* No system call unless the worker waits. */
 		pthread_cond_signal(&q->room);
@@ -362,26 +378,26 @@ static void *queue_main(void *arg)
 
 /*
  * Queues the filled buffer (with a reference on its segment) and moves the
- * writer to the next one, waiting if the thread has not written it yet.
+ * writer to the spare on top, waiting for one if every buffer is queued.
  */
 static void queue_submit(struct mt_writer *w, struct wjob *j)
 {
 	struct wqueue *q = w->q;
-	struct wjob *next;
+	struct wbuf next;
 
 	__atomic_fetch_add(&j->seg->refs, 1, __ATOMIC_SEQ_CST);
 	pthread_mutex_lock(&q->lock);
 	q->submitted++;
 	pthread_cond_signal(&q->work);
-	if (q->submitted - q->written >= w->njobs) {
+	if (!q->nspare) {
 		WSTAT_ADD(w, queue_waits, 1);
-		while (q->submitted - q->written >= w->njobs)
+		while (!q->nspare)
 			pthread_cond_wait(&q->room, &q->lock);
 	}
+	next = q->spare[--q->nspare];
 	pthread_mutex_unlock(&q->lock);
-	next = &w->jobs[q->submitted % w->njobs];
-	w->buf = next->buf;
-	w->runs = next->runs;
+	w->buf = next.buf;
+	w->runs = next.runs;
 }
 
 int mt_writer_flush(struct mt_writer *w)
@@ -562,6 +578,11 @@ void mt_writer_hold(struct mt_writer *w, bool held)
 	pthread_mutex_unlock(&q->lock);
 }
 
+const void *mt_writer_buffer(const struct mt_writer *w)
+{
+	return w->buf;
+}
+
 void mt_writer_sync(struct mt_writer *w)
 {
 	if (__atomic_load_n(&w->sg->gen, __ATOMIC_ACQUIRE) != w->gen)
@@ -595,30 +616,32 @@ void mt_writer_stats_add(struct mt_writer_stats *sum, const struct mt_writer *w)
  */
 static int bufs_alloc(struct mt_writer *w, size_t n)
 {
+	w->bufs = calloc(n, sizeof(*w->bufs));
 	w->jobs = calloc(n, sizeof(*w->jobs));
-	if (!w->jobs)
+	if (!w->bufs || !w->jobs)
 		return -ENOMEM;
 	w->njobs = (unsigned)n;
 	for (unsigned i = 0; i < w->njobs; i++) {
-		struct wjob *j = &w->jobs[i];
+		struct wbuf *b = &w->bufs[i];
 
-		j->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
-		j->runs = malloc(w->runs_max * sizeof(*j->runs));
-		if (!j->buf || !j->runs)
+		b->buf = aligned_alloc(64, (w->cap + 63) & ~(size_t)63);
+		b->runs = malloc(w->runs_max * sizeof(*b->runs));
+		if (!b->buf || !b->runs)
 			return -ENOMEM;
-		memset(j->buf, 0, w->cap);
+		memset(b->buf, 0, w->cap);
 	}
-	w->buf = w->jobs[0].buf;
-	w->runs = w->jobs[0].runs;
+	w->buf = w->bufs[0].buf;
+	w->runs = w->bufs[0].runs;
 	return 0;
 }
 
 static void bufs_free(struct mt_writer *w)
 {
-	for (unsigned i = 0; w->jobs && i < w->njobs; i++) {
-		free(w->jobs[i].buf);
-		free(w->jobs[i].runs);
+	for (unsigned i = 0; w->bufs && i < w->njobs; i++) {
+		free(w->bufs[i].buf);
+		free(w->bufs[i].runs);
 	}
+	free(w->bufs);
 	free(w->jobs);
 }
 
@@ -628,10 +651,17 @@ static int queue_create(struct mt_writer *w)
 
 	if (!q)
 		return -ENOMEM;
+	w->q = q;
+	q->spare = calloc(w->njobs, sizeof(*q->spare));
+	if (!q->spare)
+		return -ENOMEM;
+	/* Everything but the worker's first, bufs[1] on top. */
+	for (unsigned i = w->njobs - 1; i > 0; i--)
+		q->spare[q->nspare++] = w->bufs[i];
 	pthread_mutex_init(&q->lock, NULL);
 	pthread_cond_init(&q->work, NULL);
 	pthread_cond_init(&q->room, NULL);
-	w->q = q;
+	q->inited = true;
 	/* Inherits the caller's signal mask (all blocked in the daemon). */
 	return -pthread_create(&q->thread, NULL, queue_main, w);
 }
@@ -640,9 +670,12 @@ static void queue_free(struct wqueue *q)
 {
 	if (!q)
 		return;
-	pthread_mutex_destroy(&q->lock);
-	pthread_cond_destroy(&q->work);
-	pthread_cond_destroy(&q->room);
+	if (q->inited) {
+		pthread_mutex_destroy(&q->lock);
+		pthread_cond_destroy(&q->work);
+		pthread_cond_destroy(&q->room);
+	}
+	free(q->spare);
 	free(q);
 }
 

@@ -42,4 +42,20 @@ mt_expect_rc 1 queue ip netns exec "$NS" "$DAEMON" -i mtq0 --queues 3 \
 mt_assert_grep "$MT_TMP/queue.err" 'there is no queue 3' "queue out of range"
 ip -n "$NS" link show mtq0 | grep -q 'prog/xdp' &&
 	fail "a failed start left an XDP program attached"
+
+# Two queues with 16 GiB of write-behind each: more than this machine
+# has (checked), so the daemon refuses before it attaches or allocates.
+avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
+[ "$avail_kib" -lt $((32 * 1024 * 1024)) ] ||
+	fail "this test needs less than 32 GiB available (has $avail_kib KiB)"
+ip -n "$NS" link add mtm0 numrxqueues 2 numtxqueues 2 type veth peer name mtm1
+ip -n "$NS" link set mtm0 up
+printf '[output]\nwrite_queue = 16G\n' >"$MT_TMP/huge.conf"
+mt_expect_rc 1 memory ip netns exec "$NS" "$DAEMON" -i mtm0 \
+	--config "$MT_TMP/huge.conf" --output-dir "$OUT"
+mt_assert_grep "$MT_TMP/memory.err" \
+	'2 queues would take 32896 MiB at start [(]per queue: UMEM 64M, write-behind 16G[)], more than the [0-9]+ MiB available; lower output.write_queue' \
+	"memory beyond what is available"
+ip -n "$NS" link show mtm0 | grep -q 'prog/xdp' &&
+	fail "a start refused for memory left an XDP program attached"
 log "PASS"

@@ -707,3 +707,74 @@ Test(writer, write_behind_holds_the_seal_and_waits_for_room)
 	mt_writer__destroy(b.w);
 	mt_segmenter__destroy(sg);
 }
+
+/* Index of p in seen[0..*n), added when new. */
+static size_t buffer_index(const void **seen, size_t *n, const void *p)
+{
+	for (size_t k = 0; k < *n; k++)
+		if (seen[k] == p)
+			return k;
+	seen[*n] = p;
+	return (*n)++;
+}
+
+/*
+ * A thread that keeps up hands back the buffer it has just written, still
+ * in the cache, and the worker fills that one next: two buffers in turn,
+ * not all sixteen.  A thread that falls behind still gets the whole pool
+ * queued, and every record is written in order.
+ */
+Test(writer, write_behind_reuses_the_buffer_last_written)
+{
+	struct mt_segment_config cfg;
+	struct mt_segmenter *sg;
+	struct mt_writer *w;
+	const void *seen[32];
+	size_t n = 0, hidden, len, off;
+	uint8_t pkt[100] = { 0 }, *buf;
+	char **files;
+	uint32_t i, seq, rec = 0;
+
+	mt_fx_seg_config(&cfg, mt_fx_tmp);
+	cfg.snaplen = 128;
+	sg = mt_fx_seg_create(&cfg);
+	w = mt_writer__create_async(sg, 4096, 16 * 4096);
+	cr_assert_not_null(w);
+	for (i = 0; i < 100; i++, rec++) {
+		memcpy(pkt, &rec, sizeof(rec));
+		cr_assert_eq(mt_writer_append(w, BASE_NS + rec, 42, pkt,
+					      sizeof(pkt), sizeof(pkt)),
+			     0);
+		cr_assert_eq(mt_writer_flush(w), 0);
+		mt_writer_wait(w);
+		buffer_index(seen, &n, mt_writer_buffer(w));
+	}
+	cr_assert_eq(n, 2, "a thread that keeps up: %zu buffers in turn", n);
+
+	/* Held: fifteen queued, the worker in the sixteenth. */
+	mt_writer_hold(w, true);
+	for (i = 0; i < 15; i++, rec++) {
+		memcpy(pkt, &rec, sizeof(rec));
+		cr_assert_eq(mt_writer_append(w, BASE_NS + rec, 42, pkt,
+					      sizeof(pkt), sizeof(pkt)),
+			     0);
+		cr_assert_eq(mt_writer_flush(w), 0);
+		buffer_index(seen, &n, mt_writer_buffer(w));
+	}
+	cr_assert_eq(n, 16, "a thread behind: %zu of 16 buffers", n);
+	cr_assert_eq(mt_writer_stats(w)->queue_waits, 0);
+	mt_writer_hold(w, false);
+	mt_writer__destroy(w);
+	mt_segmenter__destroy(sg);
+
+	cr_assert_eq(list_dir(&files, &hidden), 1);
+	buf = slurp(files[0], &len);
+	for (i = 0, off = 24; off < len; i++, off += 16 + sizeof(pkt)) {
+		memcpy(&seq, buf + off + 16, sizeof(seq));
+		cr_assert_eq(seq, i, "record %u holds %u", i, seq);
+	}
+	cr_assert_eq(i, rec);
+	free(buf);
+	free(files[0]);
+	free(files);
+}
