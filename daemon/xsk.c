@@ -46,7 +46,7 @@ static int try_bind(struct mt_xsk *x, const struct mt_xsk_opts *o,
 		.flags = 0,
 	};
 	struct xsk_socket_config scfg = {
-		.rx_size = o->ring_size,
+		.rx_size = o->ring_size * 2,
 		.tx_size = 0,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = bind_flags | XDP_USE_NEED_WAKEUP,

@@ -33,7 +33,7 @@ struct mt_xsk_opts {
 	const char *ifname;
 	uint32_t queue;
 	uint32_t frame_size; /* UMEM chunk, a power of two */
-	uint32_t ring_size; /* rx ring; the fill ring gets twice as many */
+	uint32_t ring_size; /* UMEM frames, fill and rx ring: twice this */
 	enum mt_bind_mode bind_mode;
 	bool want_sg; /* multi-buffer frames (the frags program is attached) */
 	bool busy_poll;

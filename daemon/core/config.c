@@ -137,17 +137,18 @@ static const struct setting settings[] = {
 	  "that fits one buffer. Larger frames need XDP multi-buffer." },
 	{ "capture", "ring_size", T_UINT, CFG(ring_size), 0, "8192", 0, 64,
 	  65536, NULL, NULL,
-	  "Entries of each AF_XDP rx and fill ring, a power of two. Each queue "
-	  "gets twice as many UMEM frames (at 8192 and 4K frames: 64 MiB per "
-	  "queue); fewer lose frames when a worker stalls for a moment at full "
-	  "rate, but the kernel fills the frames in turn, so fewer also keep "
-	  "its copies in less memory (2048 took 7-15 % more 64-byte frames per "
-	  "second in the live benchmark). With frame_size = 2K, 16384 keeps "
-	  "the UMEM at 64 MiB and holds twice as many frames: it lost none at "
-	  "1.3-1.4 million 64-byte frames per second where 8192 with 4K lost "
-	  "0.04-0.07 % (but 2K frames need the multi-buffer XDP program above "
-	  "MTU 1450; 4K frames take single-buffer XDP up to MTU 3498, ENA's "
-	  "limit)." },
+	  "Sets each queue's AF_XDP rings, a power of two: twice as many UMEM "
+	  "frames (at 8192 and 4K frames: 16384, 64 MiB per queue), all in "
+	  "the fill ring, and an rx ring as large, so a stalled worker loses "
+	  "nothing until the kernel has filled every frame (an rx ring of "
+	  "half that lost 0.1 % of 64-byte frames at 1.3 million a second in "
+	  "3 of 7 runs, the full one in 1). Fewer lose frames when a worker "
+	  "stalls for a moment at full rate, but the kernel fills the frames "
+	  "in turn, so fewer also keep its copies in less memory (2048 took "
+	  "7-15 % more 64-byte frames per second in the live benchmark). "
+	  "4K frames take single-buffer XDP up to MTU 3498, ENA's limit; "
+	  "frame_size = 2K with twice the ring_size keeps the UMEM and needs "
+	  "the multi-buffer XDP program above MTU 1450." },
 	{ "capture", "allow_sources", T_CIDR_LIST, CFG(allow_sources),
 	  offsetof(struct mt_config, nallow_sources), "", F_RELOAD, 0, 0, NULL,
 	  NULL,
@@ -223,19 +224,21 @@ static const struct setting settings[] = {
 	  4 * KIB, GIB, NULL, NULL,
 	  "Private buffer of each worker; a full buffer goes to the segment "
 	  "in one write. At least snaplen + 16." },
-	{ "output", "write_queue", T_SIZE, CFG(write_queue), 0, "256M", 0, 0,
+	{ "output", "write_queue", T_SIZE, CFG(write_queue), 0, "128M", 0, 0,
 	  16 * GIB, NULL, NULL,
 	  "Write-behind memory of each worker: full writer buffers wait here "
 	  "for a thread of the worker's that writes them, so a write that "
 	  "blocks (a throttled or slow disk, tmpfs allocating pages) stalls "
-	  "that thread, not the socket's draining. At 1500-byte packets 256M "
-	  "is about 0.4 s at 400,000 packets per second, what tcpdump -B "
-	  "262144 holds; 64M lost up to 5 % there when every tmpfs page was "
-	  "new to the host, 256M nothing. Allocated and touched at start (at "
-	  "least two writer buffers); the daemon warns when its queues take "
-	  "more than half of the memory available. 0: the worker writes "
-	  "itself, from its UMEM for packets of 256 bytes and more (one copy "
-	  "fewer, but a blocked write stops the worker)." },
+	  "that thread, not the socket's draining. At 1500-byte packets 128M "
+	  "is about 0.2 s at 400,000 packets per second (tcpdump -B 262144 "
+	  "holds 0.4 s). Alternated at 446,000-480,000 1500-byte packets per "
+	  "second into tmpfs, 128M lost frames in 1 run of 8, 64M in 6 and "
+	  "256M in 3: a deeper queue lets the thread fall further behind, "
+	  "into buffers no longer in the CPU's cache. Allocated and touched "
+	  "at start (at least two writer buffers); the daemon warns when its "
+	  "queues take more than half of the memory available. 0: the worker "
+	  "writes itself, from its UMEM for packets of 256 bytes and more "
+	  "(one copy fewer, but a blocked write stops the worker)." },
 
 	/* [filter] */
 	{ "filter", "rules", T_STRING, CFG(rules), 0, "", F_RELOAD, 0, 0, NULL,

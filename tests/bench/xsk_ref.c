@@ -162,7 +162,7 @@ static int queue_open(struct ref_queue *q, const char *ifname, int map_fd,
 		.frame_headroom = 0,
 	};
 	struct xsk_socket_config scfg = {
-		.rx_size = ring,
+		.rx_size = ring * 2,
 		.tx_size = 0,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.xdp_flags = generic ? XDP_FLAGS_SKB_MODE : XDP_FLAGS_DRV_MODE,

@@ -96,7 +96,7 @@ for mode in write-behind direct; do
 	daemon_start "run1-$mode" --output-dir "$OUT" --xdp-mode native \
 		--config "$MT_TMP/$mode.conf"
 	xdp_attached || fail "no XDP program on veth-tgt while running"
-	if [ "$mode" = direct ]; then want='no write-behind'; else want='write-behind 256M'; fi
+	if [ "$mode" = direct ]; then want='no write-behind'; else want='write-behind 128M'; fi
 	[ "$(grep -c "queue [0-9]*: AF_XDP .*, $want\$" "$MT_TMP/run1-$mode.err")" = "$QUEUES" ] ||
 		fail "$mode: the daemon's log does not say '$want' for each of $QUEUES queues"
 
