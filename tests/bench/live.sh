@@ -16,8 +16,8 @@
 #               XDP program redirects UDP 4789 to one AF_XDP socket per
 #               queue and every frame goes straight back to the fill ring;
 #               the most any AF_XDP program can do here with the same
-#               rings and UMEM as mirror-targetd (RING below: rx ring RING,
-#               fill ring and UMEM 2 x RING frames of 4 KiB);
+#               rings and UMEM as mirror-targetd (RING below: UMEM, fill
+#               ring and rx ring of 2 x RING frames of 4 KiB);
 #   refsmall    the reference with a quarter of the rings and UMEM
 #               (2048 / 4096 frames, 16 MiB): how much the UMEM's size
 #               costs by itself.  The kernel copies each frame into the
@@ -585,8 +585,8 @@ PY
 		"tx_dropped: the peer's 256-slot queue was full) before any XDP" \
 		"program or socket saw them, a NIC's rx_missed; of delivered =" \
 		"captured / (sent - link drops)."
-	echo "The reference runs with mirror-targetd's rings and UMEM (rx" \
-		"ring $RING, fill ring and UMEM $((2 * RING)) frames of 4 KiB:" \
+	echo "The reference runs with mirror-targetd's rings and UMEM (UMEM," \
+		"fill ring and rx ring of $((2 * RING)) frames of 4 KiB:" \
 		"capture.ring_size = $RING), so \"vs reference\" is the cost of" \
 		"the daemon's work alone; the second reference row has a quarter" \
 		"of them ($SMALL_RING, $((2 * SMALL_RING)) frames): the kernel" \
