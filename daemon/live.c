@@ -980,7 +980,8 @@ static uint64_t mem_available(void)
 static int check_memory(const struct live *lv)
 {
 	const struct mt_config *cfg = lv->cfg;
-	uint64_t umem = (uint64_t)cfg->ring_size * 2 * cfg->frame_size;
+	uint64_t umem =
+		(uint64_t)mt_xsk_nframes(cfg->ring_size) * cfg->frame_size;
 	uint64_t per = umem + cfg->write_queue, avail = mem_available();
 	bool over = per * lv->nqueues > avail;
 	char u[32], wq[32];

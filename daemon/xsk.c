@@ -39,14 +39,14 @@ static int try_bind(struct mt_xsk *x, const struct mt_xsk_opts *o,
 		    uint16_t bind_flags)
 {
 	struct xsk_umem_config ucfg = {
-		.fill_size = o->ring_size * 2,
+		.fill_size = mt_xsk_nframes(o->ring_size),
 		.comp_size = MT_XSK_COMP_SIZE,
 		.frame_size = o->frame_size,
 		.frame_headroom = 0,
 		.flags = 0,
 	};
 	struct xsk_socket_config scfg = {
-		.rx_size = o->ring_size * 2,
+		.rx_size = mt_xsk_nframes(o->ring_size),
 		.tx_size = 0,
 		.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD,
 		.bind_flags = bind_flags | XDP_USE_NEED_WAKEUP,
@@ -163,7 +163,7 @@ struct mt_xsk *mt_xsk__create(const struct mt_xsk_opts *o, struct mt_err *err)
 	}
 	x->queue = o->queue;
 	x->frame_size = o->frame_size;
-	x->nframes = o->ring_size * 2;
+	x->nframes = mt_xsk_nframes(o->ring_size);
 	x->area_size = (uint64_t)x->nframes * o->frame_size;
 	x->area = mmap(NULL, x->area_size, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);

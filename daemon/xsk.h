@@ -41,6 +41,16 @@ struct mt_xsk_opts {
 	int xsks_map_fd;
 };
 
+/*
+ * Frames of a queue's UMEM for capture.ring_size, and the entries of its
+ * fill and rx rings: all of them, so a stalled worker drops only once the
+ * kernel has filled every frame.
+ */
+static inline uint32_t mt_xsk_nframes(uint32_t ring_size)
+{
+	return ring_size * 2;
+}
+
 struct mt_xsk {
 	struct xsk_ring_cons rx;
 	struct xsk_ring_prod fill;
