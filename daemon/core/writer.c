@@ -119,7 +119,6 @@ struct wqueue {
 	unsigned nspare;
 	bool stop;
 	bool held; /* tests: the thread writes nothing until released */
-	bool inited; /* lock and conditions */
 	pthread_t thread;
 };
 
@@ -651,6 +650,9 @@ static int queue_create(struct mt_writer *w)
 
 	if (!q)
 		return -ENOMEM;
+	pthread_mutex_init(&q->lock, NULL);
+	pthread_cond_init(&q->work, NULL);
+	pthread_cond_init(&q->room, NULL);
 	w->q = q;
 	q->spare = calloc(w->njobs, sizeof(*q->spare));
 	if (!q->spare)
@@ -658,10 +660,6 @@ static int queue_create(struct mt_writer *w)
 	/* Everything but the worker's first, bufs[1] on top. */
 	for (unsigned i = w->njobs - 1; i > 0; i--)
 		q->spare[q->nspare++] = w->bufs[i];
-	pthread_mutex_init(&q->lock, NULL);
-	pthread_cond_init(&q->work, NULL);
-	pthread_cond_init(&q->room, NULL);
-	q->inited = true;
 	/* Inherits the caller's signal mask (all blocked in the daemon). */
 	return -pthread_create(&q->thread, NULL, queue_main, w);
 }
@@ -670,11 +668,9 @@ static void queue_free(struct wqueue *q)
 {
 	if (!q)
 		return;
-	if (q->inited) {
-		pthread_mutex_destroy(&q->lock);
-		pthread_cond_destroy(&q->work);
-		pthread_cond_destroy(&q->room);
-	}
+	pthread_mutex_destroy(&q->lock);
+	pthread_cond_destroy(&q->work);
+	pthread_cond_destroy(&q->room);
 	free(q->spare);
 	free(q);
 }

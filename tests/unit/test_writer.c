@@ -718,6 +718,15 @@ static size_t buffer_index(const void **seen, size_t *n, const void *p)
 	return (*n)++;
 }
 
+/* Appends one record numbered rec (its first bytes) and flushes it. */
+static void flush_numbered(struct mt_writer *w, uint8_t *pkt, size_t len,
+			   uint32_t rec)
+{
+	memcpy(pkt, &rec, sizeof(rec));
+	cr_assert_eq(mt_writer_append(w, BASE_NS + rec, 42, pkt, len, len), 0);
+	cr_assert_eq(mt_writer_flush(w), 0);
+}
+
 /*
  * A thread that keeps up hands back the buffer it has just written, still
  * in the cache, and the worker fills that one next: two buffers in turn,
@@ -740,12 +749,8 @@ Test(writer, write_behind_reuses_the_buffer_last_written)
 	sg = mt_fx_seg_create(&cfg);
 	w = mt_writer__create_async(sg, 4096, 16 * 4096);
 	cr_assert_not_null(w);
-	for (i = 0; i < 100; i++, rec++) {
-		memcpy(pkt, &rec, sizeof(rec));
-		cr_assert_eq(mt_writer_append(w, BASE_NS + rec, 42, pkt,
-					      sizeof(pkt), sizeof(pkt)),
-			     0);
-		cr_assert_eq(mt_writer_flush(w), 0);
+	for (i = 0; i < 100; i++) {
+		flush_numbered(w, pkt, sizeof(pkt), rec++);
 		mt_writer_wait(w);
 		buffer_index(seen, &n, mt_writer_buffer(w));
 	}
@@ -753,12 +758,8 @@ Test(writer, write_behind_reuses_the_buffer_last_written)
 
 	/* Held: fifteen queued, the worker in the sixteenth. */
 	mt_writer_hold(w, true);
-	for (i = 0; i < 15; i++, rec++) {
-		memcpy(pkt, &rec, sizeof(rec));
-		cr_assert_eq(mt_writer_append(w, BASE_NS + rec, 42, pkt,
-					      sizeof(pkt), sizeof(pkt)),
-			     0);
-		cr_assert_eq(mt_writer_flush(w), 0);
+	for (i = 0; i < 15; i++) {
+		flush_numbered(w, pkt, sizeof(pkt), rec++);
 		buffer_index(seen, &n, mt_writer_buffer(w));
 	}
 	cr_assert_eq(n, 16, "a thread behind: %zu of 16 buffers", n);
