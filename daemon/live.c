@@ -60,6 +60,7 @@
 #include "metrics.h"
 #include "notify.h"
 #include "mirror-target/caps.h"
+#include "mirror-target/memroom.h"
 #include "mirror-target/pcap.h"
 #include "mirror-target/pipeline.h"
 #include "reload.h"
@@ -952,52 +953,46 @@ static int start_xdp(struct live *lv)
 	return -EINVAL;
 }
 
-/* MemAvailable of /proc/meminfo in bytes; 0 when unknown. */
-static uint64_t mem_available(void)
-{
-	FILE *f = fopen("/proc/meminfo", "re");
-	char line[128];
-	unsigned long long kib;
-	uint64_t ret = 0;
-
-	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
-			ret = (uint64_t)kib * 1024;
-			break;
-		}
-	fclose(f);
-	return ret;
-}
-
 /*
  * The workers take their memory at start (UMEM, write-behind), all of it
- * touched: refuse to start when the machine does not have it, and say so
- * when it is more than half of what is available, before the OOM killer
- * has its say.
+ * touched: refuse to start when the machine, or a memory cgroup the
+ * daemon runs in (MemoryMax= of its unit, a container's limit), does not
+ * have it, and say so when it is more than half of what is left, before
+ * the OOM killer has its say.
  */
 static int check_memory(const struct live *lv)
 {
 	const struct mt_config *cfg = lv->cfg;
 	uint64_t umem =
 		(uint64_t)mt_xsk_nframes(cfg->ring_size) * cfg->frame_size;
-	uint64_t per = umem + cfg->write_queue, avail = mem_available();
-	bool over = per * lv->nqueues > avail;
-	char u[32], wq[32];
+	uint64_t per = umem + cfg->write_queue, need = per * lv->nqueues;
+	struct mt_memroom room;
+	char u[32], wq[32], where[400] = "";
+	bool over;
 
-	if (!avail || per * lv->nqueues <= avail / 2)
+	mt_memroom_read("", &room);
+	if (room.bytes == UINT64_MAX || need <= room.bytes / 2)
 		return 0;
+	over = need > room.bytes;
 	mt_format_size(umem, u, sizeof(u));
 	mt_format_size(cfg->write_queue, wq, sizeof(wq));
+	if (room.cg_limit)
+		snprintf(where, sizeof(where),
+			 " to memory cgroup %s (limit %" PRIu64 " MiB, %" PRIu64
+			 " MiB in use)",
+			 room.cg_path, room.cg_limit >> 20,
+			 room.cg_usage >> 20);
 	mt_log(over ? MT_LOG_ERROR : MT_LOG_WARN,
 	       "%u queue%s take %" PRIu64 " MiB at start (per queue: UMEM "
-	       "%s, write-behind %s), %s the %" PRIu64 " MiB available; "
-	       "lower output.write_queue or capture.ring_size, or capture "
-	       "fewer queues (capture.queues)",
-	       lv->nqueues, lv->nqueues == 1 ? " would" : "s would",
-	       per * lv->nqueues >> 20, u, wq,
-	       over ? "more than" : "more than half of", avail >> 20);
+	       "%s, write-behind %s), %s the %" PRIu64 " MiB available%s; "
+	       "lower output.write_queue or capture.ring_size, capture "
+	       "fewer queues (capture.queues)%s",
+	       lv->nqueues, lv->nqueues == 1 ? " would" : "s would", need >> 20,
+	       u, wq, over ? "more than" : "more than half of",
+	       room.bytes >> 20, where,
+	       room.cg_limit ? ", or raise the cgroup's limit (MemoryMax= "
+			       "of the unit)" :
+			       "");
 	return over ? -ENOMEM : 0;
 }
 

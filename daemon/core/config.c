@@ -235,8 +235,10 @@ static const struct setting settings[] = {
 	  "second into tmpfs, 128M lost frames in 1 run of 8, 64M in 6 and "
 	  "256M in 3: a deeper queue lets the thread fall further behind, "
 	  "into buffers no longer in the CPU's cache. Allocated and touched "
-	  "at start (at least two writer buffers); the daemon warns when its "
-	  "queues take more than half of the memory available. 0: the worker "
+	  "at start (at least two writer buffers); the daemon refuses to "
+	  "start when its queues take more than the memory available (or "
+	  "left under its memory cgroup's limit), and warns above half. 0: "
+	  "the worker "
 	  "writes itself, from its UMEM for packets of 256 bytes and more "
 	  "(one copy fewer, but a blocked write stops the worker)." },
 

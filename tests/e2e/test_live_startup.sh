@@ -58,4 +58,36 @@ mt_assert_grep "$MT_TMP/memory.err" \
 	"memory beyond what is available"
 ip -n "$NS" link show mtm0 | grep -q 'prog/xdp' &&
 	fail "a start refused for memory left an XDP program attached"
+
+# The same refusal inside a memory cgroup with less room than the machine
+# (a unit's MemoryMax=): 2 x (64M + 1G) against a 1 GiB limit, the cgroup
+# named.  ip netns exec mounts a sysfs of its own, without the cgroup
+# mounts, so the daemon's shell mounts the hierarchy there again.
+CGNAME=mt-startup-$$
+if grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+	CG=/sys/fs/cgroup/$CGNAME CGTYPE=cgroup2 CGOPT='' CGMAX=memory.max
+elif [ -d /sys/fs/cgroup/memory ]; then
+	CG=/sys/fs/cgroup/memory/$CGNAME CGTYPE=cgroup CGOPT=memory
+	CGMAX=memory.limit_in_bytes
+else
+	CG=
+fi
+if [ -n "$CG" ] && mkdir "$CG"; then
+	MT_ON_EXIT+=("rmdir $CG")
+	echo $((1024 * 1024 * 1024)) >"$CG/$CGMAX"
+	printf '[output]\nwrite_queue = 1G\n' >"$MT_TMP/cg.conf"
+	# shellcheck disable=SC2016 # $1.. are the inner shell's
+	mt_expect_rc 1 cgroup ip netns exec "$NS" sh -c '
+		mount -t "$2" ${3:+-o "$3"} mtcg /sys/fs/cgroup &&
+		echo $$ >"/sys/fs/cgroup/$1/cgroup.procs" && shift 3 &&
+		exec "$@"' sh "$CGNAME" "$CGTYPE" "$CGOPT" "$DAEMON" -i mtm0 \
+		--config "$MT_TMP/cg.conf" --output-dir "$OUT"
+	mt_assert_grep "$MT_TMP/cgroup.err" \
+		"2 queues would take 2176 MiB at start [(]per queue: UMEM 64M, write-behind 1G[)], more than the 10[0-9]{2} MiB available to memory cgroup /$CGNAME [(]limit 1024 MiB, [0-9]+ MiB in use[)]; .*or raise the cgroup's limit [(]MemoryMax= of the unit[)]" \
+		"memory beyond a cgroup's limit"
+	ip -n "$NS" link show mtm0 | grep -q 'prog/xdp' &&
+		fail "a start refused for a cgroup's memory left an XDP program attached"
+else
+	log "no memory cgroup to create here: the cgroup refusal is not tested"
+fi
 log "PASS"

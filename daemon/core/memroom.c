@@ -1,0 +1,254 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Memory room: MemAvailable and the memory cgroups above this process.
+ *
+ * The cgroup files are found as the kernel lays them out, not where a
+ * distribution usually mounts them: /proc/self/mountinfo says where the
+ * cgroup2 hierarchy and v1's memory controller are mounted (and which
+ * part of the hierarchy each mount shows, for a container's), and
+ * /proc/self/cgroup where in them this process is.  Every ancestor's limit
+ * applies, so each is read up to the mount's top.
+ */
+#include <limits.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mirror-target/memroom.h"
+
+/* v1 reports "no limit" as the largest page count in bytes (~2^63). */
+#define V1_UNLIMITED (1ull << 62)
+
+struct cg_mount {
+	char dir[PATH_MAX]; /* mount point */
+	char root[PATH_MAX]; /* the hierarchy's directory shown there */
+};
+
+static uint64_t meminfo_available(const char *root)
+{
+	char path[PATH_MAX], line[128];
+	unsigned long long kib;
+	uint64_t ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
+			ret = (uint64_t)kib * 1024;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+/* mountinfo escapes space, tab, newline and backslash as \ooo. */
+static void unescape(char *s)
+{
+	char *w = s;
+
+	for (; *s; s++) {
+		if (s[0] == '\\' && s[1] >= '0' && s[1] <= '3' && s[2] >= '0' &&
+		    s[2] <= '7' && s[3] >= '0' && s[3] <= '7') {
+			*w++ = (char)((s[1] - '0') << 6 | (s[2] - '0') << 3 |
+				      (s[3] - '0'));
+			s += 3;
+		} else {
+			*w++ = *s;
+		}
+	}
+	*w = '\0';
+}
+
+/* Whether the comma-separated list has word as one of its items. */
+static bool has_word(const char *list, const char *word)
+{
+	size_t n = strlen(word);
+
+	for (const char *p = list; p; p = strchr(p, ',')) {
+		if (*p == ',')
+			p++;
+		if (!strncmp(p, word, n) && (p[n] == ',' || p[n] == '\0'))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The cgroup2 mount and v1's memory-controller mount of mountinfo; dir is
+ * "" for the one that is not there.
+ */
+static void find_mounts(const char *root, struct cg_mount *v2,
+			struct cg_mount *v1)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	v2->dir[0] = v1->dir[0] = '\0';
+	snprintf(path, sizeof(path), "%s/proc/self/mountinfo", root);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE SRC SUPER */
+		char *sep = strstr(line, " - "), *save = NULL, *fld[5];
+		char *type, *super;
+		struct cg_mount *m;
+		int n = 0;
+
+		if (!sep)
+			continue;
+		*sep = '\0';
+		type = strtok_r(sep + 3, " \n", &save);
+		strtok_r(NULL, " \n", &save); /* source */
+		super = strtok_r(NULL, " \n", &save);
+		if (!type)
+			continue;
+		if (!strcmp(type, "cgroup2"))
+			m = v2;
+		else if (!strcmp(type, "cgroup") && super &&
+			 has_word(super, "memory"))
+			m = v1;
+		else
+			continue;
+		save = NULL;
+		for (char *t = strtok_r(line, " ", &save); t && n < 5;
+		     t = strtok_r(NULL, " ", &save))
+			fld[n++] = t;
+		if (n < 5 || m->dir[0])
+			continue; /* the first mount of a hierarchy is the one */
+		unescape(fld[3]);
+		unescape(fld[4]);
+		snprintf(m->root, sizeof(m->root), "%s", fld[3]);
+		snprintf(m->dir, sizeof(m->dir), "%s", fld[4]);
+	}
+	free(line);
+	fclose(f);
+}
+
+/*
+ * This process's path in the cgroup2 hierarchy ("0::/path") and in v1's
+ * memory controller ("N:...memory...:/path"); "" where it has none.
+ */
+static void find_paths(const char *root, char *v2, char *v1, size_t size)
+{
+	char path[PATH_MAX], *line = NULL;
+	size_t cap = 0;
+	FILE *f;
+
+	v2[0] = v1[0] = '\0';
+	snprintf(path, sizeof(path), "%s/proc/self/cgroup", root);
+	f = fopen(path, "re");
+	if (!f)
+		return;
+	while (getline(&line, &cap, f) > 0) {
+		char *c1 = strchr(line, ':'),
+		     *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+
+		if (!c2)
+			continue;
+		*c2 = '\0';
+		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
+		if (!strcmp(line, "0:") && c1[1] == '\0')
+			snprintf(v2, size, "%s", c2 + 1);
+		else if (has_word(c1 + 1, "memory"))
+			snprintf(v1, size, "%s", c2 + 1);
+	}
+	free(line);
+	fclose(f);
+}
+
+/* A cgroup file's number; false when missing, unreadable or "max". */
+static bool read_u64(const char *dir, const char *name, uint64_t *out)
+{
+	char path[PATH_MAX + 32], buf[32];
+	unsigned long long v;
+	bool ok = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
+	if (!f)
+		return false;
+	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu", &v) == 1) {
+		*out = v;
+		ok = true;
+	}
+	fclose(f);
+	return ok;
+}
+
+/* cgroup path as /proc/self/cgroup writes it; a long one is cut short. */
+static void name_cgroup(struct mt_memroom *room, const char *mroot,
+			const char *rel)
+{
+	bool top = !strcmp(mroot, "/");
+	int n = snprintf(room->cg_path, sizeof(room->cg_path), "%s%s",
+			 top ? "" : mroot, top && !rel[0] ? "/" : rel);
+
+	if (n >= (int)sizeof(room->cg_path))
+		memcpy(room->cg_path + sizeof(room->cg_path) - 4, "...", 4);
+}
+
+/*
+ * Every cgroup from cgpath up to the top of mount m: where one's limit
+ * leaves less room than room->bytes, it becomes the one named.
+ */
+static void walk(const char *root, const struct cg_mount *m, const char *cgpath,
+		 const char *max_file, const char *usage_file,
+		 uint64_t unlimited, struct mt_memroom *room)
+{
+	size_t rl = strlen(m->root);
+	char rel[PATH_MAX], dir[3 * PATH_MAX];
+
+	if (!m->dir[0] || cgpath[0] != '/')
+		return;
+	/* A mount that shows a subtree (a container's) starts there. */
+	if (strcmp(m->root, "/")) {
+		if (strncmp(cgpath, m->root, rl) ||
+		    (cgpath[rl] != '/' && cgpath[rl] != '\0'))
+			return;
+		snprintf(rel, sizeof(rel), "%s", cgpath + rl);
+	} else {
+		snprintf(rel, sizeof(rel), "%s", cgpath);
+	}
+	for (;;) {
+		uint64_t limit, usage, left;
+		char *slash;
+
+		snprintf(dir, sizeof(dir), "%s%s%s", root, m->dir, rel);
+		if (read_u64(dir, max_file, &limit) && limit < unlimited &&
+		    read_u64(dir, usage_file, &usage)) {
+			left = limit > usage ? limit - usage : 0;
+			if (left < room->bytes) {
+				room->bytes = left;
+				room->cg_limit = limit;
+				room->cg_usage = usage;
+				name_cgroup(room, m->root, rel);
+			}
+		}
+		slash = strrchr(rel, '/');
+		if (!slash)
+			break;
+		*slash = '\0';
+	}
+}
+
+void mt_memroom_read(const char *root, struct mt_memroom *room)
+{
+	struct cg_mount v2, v1;
+	char p2[PATH_MAX], p1[PATH_MAX];
+
+	memset(room, 0, sizeof(*room));
+	room->mem_available = meminfo_available(root);
+	room->bytes = room->mem_available ? room->mem_available : UINT64_MAX;
+	find_mounts(root, &v2, &v1);
+	find_paths(root, p2, p1, sizeof(p2));
+	walk(root, &v2, p2, "memory.max", "memory.current", UINT64_MAX, room);
+	walk(root, &v1, p1, "memory.limit_in_bytes", "memory.usage_in_bytes",
+	     V1_UNLIMITED, room);
+}

@@ -1,0 +1,222 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * The memory the daemon may still take: MemAvailable, or less where a
+ * memory cgroup above it (v2 or v1's controller, found through mountinfo
+ * as the kernel lays them out) has less room.  Each test lays out a fake
+ * /proc and /sys/fs/cgroup under mt_fx_tmp.
+ */
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "fixtures.h"
+#include "mirror-target/memroom.h"
+
+TestSuite(memroom, .init = mt_fx_tmp_setup, .fini = mt_fx_tmp_teardown,
+	  .timeout = 30);
+
+#define MIB (1024ull * 1024)
+
+/* Writes text to mt_fx_tmp/rel, making the directories on the way. */
+static void put(const char *rel, const char *text)
+{
+	char path[PATH_MAX];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", mt_fx_tmp, rel);
+	for (char *p = path + strlen(mt_fx_tmp) + 1; (p = strchr(p, '/'));
+	     p++) {
+		*p = '\0';
+		cr_assert(!mkdir(path, 0755) || errno == EEXIST, "%s", path);
+		*p = '/';
+	}
+	f = fopen(path, "w");
+	cr_assert_not_null(f, "%s", path);
+	fputs(text, f);
+	fclose(f);
+}
+
+static void meminfo(unsigned long long kib)
+{
+	char text[256];
+
+	snprintf(text, sizeof(text),
+		 "MemTotal:       24683620 kB\nMemFree:        1000 kB\n"
+		 "MemAvailable:   %llu kB\nBuffers:        0 kB\n",
+		 kib);
+	put("proc/meminfo", text);
+}
+
+/* A mountinfo line for a cgroup mount: type "cgroup2" or "cgroup". */
+static const char *mount_line(char *buf, size_t size, const char *root,
+			      const char *dir, const char *type,
+			      const char *super)
+{
+	snprintf(buf, size,
+		 "40 30 0:37 %s %s rw,nosuid,nodev,noexec,relatime shared:9 "
+		 "- %s %s %s\n",
+		 root, dir, type, type, super);
+	return buf;
+}
+
+static struct mt_memroom read_room(void)
+{
+	struct mt_memroom room;
+
+	mt_memroom_read(mt_fx_tmp, &room);
+	return room;
+}
+
+Test(memroom, without_cgroups_it_is_mem_available)
+{
+	struct mt_memroom room;
+
+	meminfo(2048 * 1024);
+	put("proc/self/mountinfo",
+	    "22 1 8:1 / / rw,relatime shared:1 - ext4 /dev/root rw\n");
+	put("proc/self/cgroup", "0::/\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 2048 * MIB);
+	cr_assert_eq(room.mem_available, 2048 * MIB);
+	cr_assert_eq(room.cg_limit, 0);
+}
+
+Test(memroom, nothing_readable_is_unknown)
+{
+	struct mt_memroom room = read_room();
+
+	cr_assert_eq(room.bytes, UINT64_MAX);
+	cr_assert_eq(room.mem_available, 0);
+	cr_assert_eq(room.cg_limit, 0);
+}
+
+Test(memroom, a_v2_unit_with_memory_max)
+{
+	char m[512];
+	struct mt_memroom room;
+
+	meminfo(20000 * 1024);
+	put("proc/self/mountinfo",
+	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup", "cgroup2",
+		       "rw,nsdelegate,memory_recursiveprot"));
+	put("proc/self/cgroup", "0::/system.slice/mirror-targetd.service\n");
+	put("sys/fs/cgroup/system.slice/mirror-targetd.service/memory.max",
+	    "1073741824\n");
+	put("sys/fs/cgroup/system.slice/mirror-targetd.service/"
+	    "memory.current",
+	    "104857600\n");
+	put("sys/fs/cgroup/system.slice/memory.max", "max\n");
+	put("sys/fs/cgroup/system.slice/memory.current", "4000000000\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 1024 * MIB - 100 * MIB);
+	cr_assert_eq(room.cg_limit, 1024 * MIB);
+	cr_assert_eq(room.cg_usage, 100 * MIB);
+	cr_assert_str_eq(room.cg_path, "/system.slice/mirror-targetd.service");
+	cr_assert_eq(room.mem_available, 20000 * MIB);
+}
+
+Test(memroom, the_tightest_ancestor_is_the_one_named)
+{
+	char m[512];
+	struct mt_memroom room;
+
+	meminfo(20000 * 1024);
+	put("proc/self/mountinfo",
+	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup", "cgroup2", "rw"));
+	put("proc/self/cgroup", "0::/a/b/c\n");
+	put("sys/fs/cgroup/a/b/c/memory.max", "4294967296\n");
+	put("sys/fs/cgroup/a/b/c/memory.current", "0\n");
+	put("sys/fs/cgroup/a/b/memory.max", "max\n");
+	put("sys/fs/cgroup/a/b/memory.current", "0\n");
+	/* 3 GiB limit, 2.5 GiB used by siblings: 512 MiB left. */
+	put("sys/fs/cgroup/a/memory.max", "3221225472\n");
+	put("sys/fs/cgroup/a/memory.current", "2684354560\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 512 * MIB);
+	cr_assert_str_eq(room.cg_path, "/a");
+}
+
+Test(memroom, mem_available_below_the_cgroup_names_no_cgroup)
+{
+	char m[512];
+	struct mt_memroom room;
+
+	meminfo(300 * 1024);
+	put("proc/self/mountinfo",
+	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup", "cgroup2", "rw"));
+	put("proc/self/cgroup", "0::/x\n");
+	put("sys/fs/cgroup/x/memory.max", "1073741824\n");
+	put("sys/fs/cgroup/x/memory.current", "0\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 300 * MIB);
+	cr_assert_eq(room.cg_limit, 0);
+	cr_assert_str_eq(room.cg_path, "");
+}
+
+/* This VM's layout: v2 mounted without controllers, v1's memory beside. */
+Test(memroom, v1_memory_controller_of_a_hybrid_layout)
+{
+	char m1[512], m2[512], m3[512], all[2048];
+	struct mt_memroom room;
+
+	meminfo(20000 * 1024);
+	snprintf(all, sizeof(all), "%s%s%s",
+		 mount_line(m1, sizeof(m1), "/", "/sys/fs/cgroup/cpu", "cgroup",
+			    "rw,cpu"),
+		 mount_line(m2, sizeof(m2), "/", "/sys/fs/cgroup/memory",
+			    "cgroup", "rw,memory"),
+		 mount_line(m3, sizeof(m3), "/", "/sys/fs/cgroup/unified",
+			    "cgroup2", "rw"));
+	put("proc/self/mountinfo", all);
+	put("proc/self/cgroup", "9:name=systemd:/\n4:memory:/mt-test\n"
+				"1:cpu:/\n0::/\n");
+	put("sys/fs/cgroup/memory/mt-test/memory.limit_in_bytes",
+	    "536870912\n");
+	put("sys/fs/cgroup/memory/mt-test/memory.usage_in_bytes", "765952\n");
+	put("sys/fs/cgroup/memory/memory.limit_in_bytes",
+	    "9223372036854771712\n");
+	put("sys/fs/cgroup/memory/memory.usage_in_bytes", "467087360\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 536870912ull - 765952);
+	cr_assert_eq(room.cg_limit, 512 * MIB);
+	cr_assert_str_eq(room.cg_path, "/mt-test");
+}
+
+/* A container sees its own cgroup as the top of the mount it has. */
+Test(memroom, a_mount_of_a_subtree)
+{
+	char m[512];
+	struct mt_memroom room;
+
+	meminfo(20000 * 1024);
+	put("proc/self/mountinfo",
+	    mount_line(m, sizeof(m), "/docker/abc", "/sys/fs/cgroup", "cgroup2",
+		       "rw"));
+	put("proc/self/cgroup", "0::/docker/abc\n");
+	put("sys/fs/cgroup/memory.max", "2147483648\n");
+	put("sys/fs/cgroup/memory.current", "1073741824\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 1024 * MIB);
+	cr_assert_str_eq(room.cg_path, "/docker/abc");
+}
+
+Test(memroom, an_escaped_mount_point_and_usage_over_the_limit)
+{
+	char m[512];
+	struct mt_memroom room;
+
+	meminfo(20000 * 1024);
+	put("proc/self/mountinfo",
+	    mount_line(m, sizeof(m), "/", "/cg\\040two", "cgroup2", "rw"));
+	put("proc/self/cgroup", "0::/s\n");
+	put("cg two/s/memory.max", "1048576\n");
+	put("cg two/s/memory.current", "2097152\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 0);
+	cr_assert_eq(room.cg_limit, MIB);
+	cr_assert_str_eq(room.cg_path, "/s");
+}
