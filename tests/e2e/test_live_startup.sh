@@ -50,14 +50,23 @@ avail_kib=$(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo)
 	fail "this test needs less than 32 GiB available (has $avail_kib KiB)"
 ip -n "$NS" link add mtm0 numrxqueues 2 numtxqueues 2 type veth peer name mtm1
 ip -n "$NS" link set mtm0 up
-printf '[output]\nwrite_queue = 16G\n' >"$MT_TMP/huge.conf"
-mt_expect_rc 1 memory ip netns exec "$NS" "$DAEMON" -i mtm0 \
-	--config "$MT_TMP/huge.conf" --output-dir "$OUT"
-mt_assert_grep "$MT_TMP/memory.err" \
-	'2 queues would take 32896 MiB at start [(]per queue: UMEM 64M, write-behind 16G[)], more than the [0-9]+ MiB available; lower output.write_queue' \
-	"memory beyond what is available"
-ip -n "$NS" link show mtm0 | grep -q 'prog/xdp' &&
-	fail "a start refused for memory left an XDP program attached"
+
+# refused_for_memory NAME WRITE_QUEUE ERE [WRAPPER...]: the daemon on mtm0
+# with that write_queue, started by ip netns exec through WRAPPER, exits 1
+# with a line matching ERE and leaves no XDP program behind.
+refused_for_memory() {
+	local name=$1 wq=$2 re=$3
+	shift 3
+	printf '[output]\nwrite_queue = %s\n' "$wq" >"$MT_TMP/$name.conf"
+	mt_expect_rc 1 "$name" ip netns exec "$NS" "$@" "$DAEMON" -i mtm0 \
+		--config "$MT_TMP/$name.conf" --output-dir "$OUT"
+	mt_assert_grep "$MT_TMP/$name.err" "$re" "$name: refused for memory"
+	if ip -n "$NS" link show mtm0 | grep -q 'prog/xdp'; then
+		fail "$name: a start refused for memory left an XDP program attached"
+	fi
+}
+refused_for_memory memory 16G \
+	'2 queues would take 32896 MiB at start [(]per queue: UMEM 64M, write-behind 16G[)], more than the [0-9]+ MiB available; lower output.write_queue'
 
 # The same refusal inside a memory cgroup with less room than the machine
 # (a unit's MemoryMax=): 2 x (64M + 1G) against a 1 GiB limit, the cgroup
@@ -75,18 +84,12 @@ fi
 if [ -n "$CG" ] && mkdir "$CG"; then
 	MT_ON_EXIT+=("rmdir $CG")
 	echo $((1024 * 1024 * 1024)) >"$CG/$CGMAX"
-	printf '[output]\nwrite_queue = 1G\n' >"$MT_TMP/cg.conf"
 	# shellcheck disable=SC2016 # $1.. are the inner shell's
-	mt_expect_rc 1 cgroup ip netns exec "$NS" sh -c '
-		mount -t "$2" ${3:+-o "$3"} mtcg /sys/fs/cgroup &&
-		echo $$ >"/sys/fs/cgroup/$1/cgroup.procs" && shift 3 &&
-		exec "$@"' sh "$CGNAME" "$CGTYPE" "$CGOPT" "$DAEMON" -i mtm0 \
-		--config "$MT_TMP/cg.conf" --output-dir "$OUT"
-	mt_assert_grep "$MT_TMP/cgroup.err" \
+	refused_for_memory cgroup 1G \
 		"2 queues would take 2176 MiB at start [(]per queue: UMEM 64M, write-behind 1G[)], more than the 10[0-9]{2} MiB available to memory cgroup /$CGNAME [(]limit 1024 MiB, [0-9]+ MiB in use[)]; .*or raise the cgroup's limit [(]MemoryMax= of the unit[)]" \
-		"memory beyond a cgroup's limit"
-	ip -n "$NS" link show mtm0 | grep -q 'prog/xdp' &&
-		fail "a start refused for a cgroup's memory left an XDP program attached"
+		sh -c 'mount -t "$2" ${3:+-o "$3"} mtcg /sys/fs/cgroup &&
+			echo $$ >"/sys/fs/cgroup/$1/cgroup.procs" && shift 3 &&
+			exec "$@"' sh "$CGNAME" "$CGTYPE" "$CGOPT"
 else
 	log "no memory cgroup to create here: the cgroup refusal is not tested"
 fi

@@ -63,6 +63,20 @@ static const char *mount_line(char *buf, size_t size, const char *root,
 	return buf;
 }
 
+/*
+ * 20,000 MiB available and one cgroup2 mount at dir showing the
+ * hierarchy's mroot; this process in cgroup (a /proc/self/cgroup line).
+ */
+static void v2_layout(const char *mroot, const char *dir, const char *cgroup)
+{
+	char m[512];
+
+	meminfo(20000 * 1024);
+	put("proc/self/mountinfo",
+	    mount_line(m, sizeof(m), mroot, dir, "cgroup2", "rw"));
+	put("proc/self/cgroup", cgroup);
+}
+
 static struct mt_memroom read_room(void)
 {
 	struct mt_memroom room;
@@ -96,14 +110,10 @@ Test(memroom, nothing_readable_is_unknown)
 
 Test(memroom, a_v2_unit_with_memory_max)
 {
-	char m[512];
 	struct mt_memroom room;
 
-	meminfo(20000 * 1024);
-	put("proc/self/mountinfo",
-	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup", "cgroup2",
-		       "rw,nsdelegate,memory_recursiveprot"));
-	put("proc/self/cgroup", "0::/system.slice/mirror-targetd.service\n");
+	v2_layout("/", "/sys/fs/cgroup",
+		  "0::/system.slice/mirror-targetd.service\n");
 	put("sys/fs/cgroup/system.slice/mirror-targetd.service/memory.max",
 	    "1073741824\n");
 	put("sys/fs/cgroup/system.slice/mirror-targetd.service/"
@@ -121,13 +131,9 @@ Test(memroom, a_v2_unit_with_memory_max)
 
 Test(memroom, the_tightest_ancestor_is_the_one_named)
 {
-	char m[512];
 	struct mt_memroom room;
 
-	meminfo(20000 * 1024);
-	put("proc/self/mountinfo",
-	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup", "cgroup2", "rw"));
-	put("proc/self/cgroup", "0::/a/b/c\n");
+	v2_layout("/", "/sys/fs/cgroup", "0::/a/b/c\n");
 	put("sys/fs/cgroup/a/b/c/memory.max", "4294967296\n");
 	put("sys/fs/cgroup/a/b/c/memory.current", "0\n");
 	put("sys/fs/cgroup/a/b/memory.max", "max\n");
@@ -142,13 +148,10 @@ Test(memroom, the_tightest_ancestor_is_the_one_named)
 
 Test(memroom, mem_available_below_the_cgroup_names_no_cgroup)
 {
-	char m[512];
 	struct mt_memroom room;
 
+	v2_layout("/", "/sys/fs/cgroup", "0::/x\n");
 	meminfo(300 * 1024);
-	put("proc/self/mountinfo",
-	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup", "cgroup2", "rw"));
-	put("proc/self/cgroup", "0::/x\n");
 	put("sys/fs/cgroup/x/memory.max", "1073741824\n");
 	put("sys/fs/cgroup/x/memory.current", "0\n");
 	room = read_room();
@@ -206,13 +209,9 @@ Test(memroom, a_mount_of_a_subtree)
 
 Test(memroom, an_escaped_mount_point_and_usage_over_the_limit)
 {
-	char m[512];
 	struct mt_memroom room;
 
-	meminfo(20000 * 1024);
-	put("proc/self/mountinfo",
-	    mount_line(m, sizeof(m), "/", "/cg\\040two", "cgroup2", "rw"));
-	put("proc/self/cgroup", "0::/s\n");
+	v2_layout("/", "/cg\\040two", "0::/s\n");
 	put("cg two/s/memory.max", "1048576\n");
 	put("cg two/s/memory.current", "2097152\n");
 	room = read_room();
