@@ -976,7 +976,7 @@ static int check_memory(const struct live *lv)
 	over = need > room.bytes;
 	mt_format_size(umem, u, sizeof(u));
 	mt_format_size(cfg->write_queue, wq, sizeof(wq));
-	if (room.cg_limit)
+	if (room.cg_path[0])
 		snprintf(where, sizeof(where),
 			 " to memory cgroup %s (limit %" PRIu64 " MiB, %" PRIu64
 			 " MiB in use)",
@@ -985,14 +985,14 @@ static int check_memory(const struct live *lv)
 	mt_log(over ? MT_LOG_ERROR : MT_LOG_WARN,
 	       "%u queue%s take %" PRIu64 " MiB at start (per queue: UMEM "
 	       "%s, write-behind %s), %s the %" PRIu64 " MiB available%s; "
-	       "lower output.write_queue or capture.ring_size, capture "
+	       "lower output.write_queue or capture.ring_size, %scapture "
 	       "fewer queues (capture.queues)%s",
 	       lv->nqueues, lv->nqueues == 1 ? " would" : "s would", need >> 20,
 	       u, wq, over ? "more than" : "more than half of",
-	       room.bytes >> 20, where,
-	       room.cg_limit ? ", or raise the cgroup's limit (MemoryMax= "
-			       "of the unit)" :
-			       "");
+	       room.bytes >> 20, where, room.cg_path[0] ? "" : "or ",
+	       room.cg_path[0] ? ", or raise the cgroup's memory limit (the "
+				 "unit's MemoryMax=, the container's limit)" :
+				 "");
 	return over ? -ENOMEM : 0;
 }
 

@@ -238,9 +238,9 @@ static const struct setting settings[] = {
 	  "at start (at least two writer buffers); the daemon refuses to "
 	  "start when its queues take more than the memory available (or "
 	  "left under its memory cgroup's limit), and warns above half. 0: "
-	  "the worker "
-	  "writes itself, from its UMEM for packets of 256 bytes and more "
-	  "(one copy fewer, but a blocked write stops the worker)." },
+	  "the worker writes itself, from its UMEM for packets of 256 bytes "
+	  "and more (one copy fewer, but a blocked write stops the "
+	  "worker)." },
 
 	/* [filter] */
 	{ "filter", "rules", T_STRING, CFG(rules), 0, "", F_RELOAD, 0, 0, NULL,

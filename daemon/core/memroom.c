@@ -78,11 +78,30 @@ static bool has_word(const char *list, const char *word)
 }
 
 /*
- * The cgroup2 mount and v1's memory-controller mount of mountinfo; dir is
- * "" for the one that is not there.
+ * Where cgpath is, relative to a mount showing the hierarchy's mroot:
+ * the part of cgpath below mroot, or NULL when the mount does not show
+ * it (a container's mount of another subtree).
  */
-static void find_mounts(const char *root, struct cg_mount *v2,
-			struct cg_mount *v1)
+static const char *below(const char *mroot, const char *cgpath)
+{
+	size_t n = strlen(mroot);
+
+	if (cgpath[0] != '/')
+		return NULL;
+	if (!strcmp(mroot, "/"))
+		return cgpath;
+	if (strncmp(cgpath, mroot, n) || (cgpath[n] != '/' && cgpath[n]))
+		return NULL;
+	return cgpath + n;
+}
+
+/*
+ * Of mountinfo's cgroup2 mounts and v1 memory-controller mounts, the one
+ * of each that shows this process's cgroup (p2, p1) from nearest above
+ * it; dir is "" where there is none.
+ */
+static void find_mounts(const char *root, const char *p2, const char *p1,
+			struct cg_mount *v2, struct cg_mount *v1)
 {
 	char path[PATH_MAX], *line = NULL;
 	size_t cap = 0;
@@ -94,9 +113,9 @@ static void find_mounts(const char *root, struct cg_mount *v2,
 	if (!f)
 		return;
 	while (getline(&line, &cap, f) > 0) {
-		/* ID PARENT MAJ:MIN ROOT MOUNTPOINT OPTS [TAGS...] - TYPE SRC SUPER */
+		/* ID PARENT MAJ:MIN ROOT DIR OPTS [TAGS...] - TYPE SRC SUPER */
 		char *sep = strstr(line, " - "), *save = NULL, *fld[5];
-		char *type, *super;
+		const char *type, *super, *cgpath;
 		struct cg_mount *m;
 		int n = 0;
 
@@ -108,21 +127,28 @@ static void find_mounts(const char *root, struct cg_mount *v2,
 		super = strtok_r(NULL, " \n", &save);
 		if (!type)
 			continue;
-		if (!strcmp(type, "cgroup2"))
+		if (!strcmp(type, "cgroup2")) {
 			m = v2;
-		else if (!strcmp(type, "cgroup") && super &&
-			 has_word(super, "memory"))
+			cgpath = p2;
+		} else if (!strcmp(type, "cgroup") && super &&
+			   has_word(super, "memory")) {
 			m = v1;
-		else
+			cgpath = p1;
+		} else {
 			continue;
+		}
 		save = NULL;
 		for (char *t = strtok_r(line, " ", &save); t && n < 5;
 		     t = strtok_r(NULL, " ", &save))
 			fld[n++] = t;
-		if (n < 5 || m->dir[0])
-			continue; /* the first mount of a hierarchy is the one */
+		if (n < 5)
+			continue;
 		unescape(fld[3]);
 		unescape(fld[4]);
+		/* The mount whose root is nearest above the cgroup. */
+		if (!below(fld[3], cgpath) ||
+		    (m->dir[0] && strlen(fld[3]) <= strlen(m->root)))
+			continue;
 		snprintf(m->root, sizeof(m->root), "%s", fld[3]);
 		snprintf(m->dir, sizeof(m->dir), "%s", fld[4]);
 	}
@@ -153,7 +179,7 @@ static void find_paths(const char *root, char *v2, char *v1, size_t size)
 			continue;
 		*c2 = '\0';
 		c2[1 + strcspn(c2 + 1, "\n")] = '\0';
-		if (!strcmp(line, "0:") && c1[1] == '\0')
+		if (!strcmp(line, "0:"))
 			snprintf(v2, size, "%s", c2 + 1);
 		else if (has_word(c1 + 1, "memory"))
 			snprintf(v1, size, "%s", c2 + 1);
@@ -195,34 +221,68 @@ static void name_cgroup(struct mt_memroom *room, const char *mroot,
 }
 
 /*
+ * The cgroup's file cache the kernel can drop to make room ("inactive_file"
+ * of v2's memory.stat, "total_inactive_file" of v1's, which counts the
+ * descendants as v2's does): usage counts it, MemAvailable does not.
+ */
+static uint64_t reclaimable(const char *dir, const char *key)
+{
+	char path[PATH_MAX + 32], name[64];
+	unsigned long long v;
+	uint64_t ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/memory.stat", dir);
+	f = fopen(path, "re");
+	if (!f)
+		return 0;
+	while (fscanf(f, "%63s %llu", name, &v) == 2)
+		if (!strcmp(name, key)) {
+			ret = v;
+			break;
+		}
+	fclose(f);
+	return ret;
+}
+
+struct cg_files {
+	const char *max, *usage, *stat_key;
+	uint64_t unlimited; /* a limit from here up is none */
+};
+
+static const struct cg_files v2_files = { "memory.max", "memory.current",
+					  "inactive_file", UINT64_MAX };
+static const struct cg_files v1_files = { "memory.limit_in_bytes",
+					  "memory.usage_in_bytes",
+					  "total_inactive_file", V1_UNLIMITED };
+
+/*
  * Every cgroup from cgpath up to the top of mount m: where one's limit
  * leaves less room than room->bytes, it becomes the one named.
  */
 static void walk(const char *root, const struct cg_mount *m, const char *cgpath,
-		 const char *max_file, const char *usage_file,
-		 uint64_t unlimited, struct mt_memroom *room)
+		 const struct cg_files *cf, struct mt_memroom *room)
 {
-	size_t rl = strlen(m->root);
-	char rel[PATH_MAX], dir[3 * PATH_MAX];
+	const char *rel0 = m->dir[0] ? below(m->root, cgpath) : NULL;
+	char rel[PATH_MAX], dir[PATH_MAX];
 
-	if (!m->dir[0] || cgpath[0] != '/')
+	if (!rel0)
 		return;
-	/* A mount that shows a subtree (a container's) starts there. */
-	if (strcmp(m->root, "/")) {
-		if (strncmp(cgpath, m->root, rl) ||
-		    (cgpath[rl] != '/' && cgpath[rl] != '\0'))
-			return;
-		snprintf(rel, sizeof(rel), "%s", cgpath + rl);
-	} else {
-		snprintf(rel, sizeof(rel), "%s", cgpath);
-	}
+	snprintf(rel, sizeof(rel), "%s", rel0);
+	if (!strcmp(rel, "/"))
+		rel[0] = '\0'; /* the mount's top: read once */
 	for (;;) {
 		uint64_t limit, usage, left;
 		char *slash;
 
-		snprintf(dir, sizeof(dir), "%s%s%s", root, m->dir, rel);
-		if (read_u64(dir, max_file, &limit) && limit < unlimited &&
-		    read_u64(dir, usage_file, &usage)) {
+		if (snprintf(dir, sizeof(dir), "%s%s%s", root, m->dir, rel) >=
+		    (int)sizeof(dir))
+			return;
+		if (read_u64(dir, cf->max, &limit) && limit < cf->unlimited &&
+		    read_u64(dir, cf->usage, &usage)) {
+			uint64_t cache = reclaimable(dir, cf->stat_key);
+
+			usage = usage > cache ? usage - cache : 0;
 			left = limit > usage ? limit - usage : 0;
 			if (left < room->bytes) {
 				room->bytes = left;
@@ -231,6 +291,7 @@ static void walk(const char *root, const struct cg_mount *m, const char *cgpath,
 				name_cgroup(room, m->root, rel);
 			}
 		}
+		/* "/a/b" -> "/a" -> "" (the mount's top) -> done */
 		slash = strrchr(rel, '/');
 		if (!slash)
 			break;
@@ -246,9 +307,8 @@ void mt_memroom_read(const char *root, struct mt_memroom *room)
 	memset(room, 0, sizeof(*room));
 	room->mem_available = meminfo_available(root);
 	room->bytes = room->mem_available ? room->mem_available : UINT64_MAX;
-	find_mounts(root, &v2, &v1);
 	find_paths(root, p2, p1, sizeof(p2));
-	walk(root, &v2, p2, "memory.max", "memory.current", UINT64_MAX, room);
-	walk(root, &v1, p1, "memory.limit_in_bytes", "memory.usage_in_bytes",
-	     V1_UNLIMITED, room);
+	find_mounts(root, p2, p1, &v2, &v1);
+	walk(root, &v2, p2, &v2_files, room);
+	walk(root, &v1, p1, &v1_files, room);
 }

@@ -14,14 +14,15 @@
 struct mt_memroom {
 	/*
 	 * min(MemAvailable, each cgroup's limit - usage); UINT64_MAX when
-	 * neither is known.
+	 * neither is known.  Usage leaves out the file cache the kernel can
+	 * reclaim (inactive_file), which MemAvailable counts as free.
 	 */
 	uint64_t bytes;
 	uint64_t mem_available; /* of /proc/meminfo; 0 when unknown */
-	/* The cgroup that sets bytes, when one does (else limit 0). */
+	/* The cgroup that sets bytes, if one does (else cg_path is ""). */
 	uint64_t cg_limit;
-	uint64_t cg_usage;
-	char cg_path[256]; /* as /proc/self/cgroup names it: "/system.slice/x" */
+	uint64_t cg_usage; /* less reclaimable cache */
+	char cg_path[256]; /* as /proc/self/cgroup: "/system.slice/x" */
 };
 
 /*

@@ -66,14 +66,16 @@ refused_for_memory() {
 	fi
 }
 refused_for_memory memory 16G \
-	'2 queues would take 32896 MiB at start [(]per queue: UMEM 64M, write-behind 16G[)], more than the [0-9]+ MiB available; lower output.write_queue'
+	'2 queues would take 32896 MiB at start [(]per queue: UMEM 64M, write-behind 16G[)], more than the [0-9]+ MiB available; lower output.write_queue or capture.ring_size, or capture fewer queues'
 
 # The same refusal inside a memory cgroup with less room than the machine
-# (a unit's MemoryMax=): 2 x (64M + 1G) against a 1 GiB limit, the cgroup
-# named.  ip netns exec mounts a sysfs of its own, without the cgroup
-# mounts, so the daemon's shell mounts the hierarchy there again.
+# (a unit's MemoryMax=): 2 x (64M + 256M) against a 512 MiB limit, the
+# cgroup named.  ip netns exec mounts a sysfs of its own, without the
+# cgroup mounts, so the daemon's shell mounts the hierarchy there again.
 CGNAME=mt-startup-$$
-if grep -qw memory /sys/fs/cgroup/cgroup.controllers 2>/dev/null; then
+if [ "$avail_kib" -lt $((2 * 1024 * 1024)) ]; then
+	CG= # with less than 2 GiB available the machine is the tighter limit
+elif grep -qw memory /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null; then
 	CG=/sys/fs/cgroup/$CGNAME CGTYPE=cgroup2 CGOPT='' CGMAX=memory.max
 elif [ -d /sys/fs/cgroup/memory ]; then
 	CG=/sys/fs/cgroup/memory/$CGNAME CGTYPE=cgroup CGOPT=memory
@@ -83,14 +85,14 @@ else
 fi
 if [ -n "$CG" ] && mkdir "$CG"; then
 	MT_ON_EXIT+=("rmdir $CG")
-	echo $((1024 * 1024 * 1024)) >"$CG/$CGMAX"
+	echo $((512 * 1024 * 1024)) >"$CG/$CGMAX"
 	# shellcheck disable=SC2016 # $1.. are the inner shell's
-	refused_for_memory cgroup 1G \
-		"2 queues would take 2176 MiB at start [(]per queue: UMEM 64M, write-behind 1G[)], more than the 10[0-9]{2} MiB available to memory cgroup /$CGNAME [(]limit 1024 MiB, [0-9]+ MiB in use[)]; .*or raise the cgroup's limit [(]MemoryMax= of the unit[)]" \
+	refused_for_memory cgroup 256M \
+		"2 queues would take 640 MiB at start [(]per queue: UMEM 64M, write-behind 256M[)], more than the 5[01][0-9] MiB available to memory cgroup /$CGNAME [(]limit 512 MiB, [0-9]+ MiB in use[)]; .*capture fewer queues [(]capture.queues[)], or raise the cgroup's memory limit [(]the unit's MemoryMax=, the container's limit[)]" \
 		sh -c 'mount -t "$2" ${3:+-o "$3"} mtcg /sys/fs/cgroup &&
 			echo $$ >"/sys/fs/cgroup/$1/cgroup.procs" && shift 3 &&
 			exec "$@"' sh "$CGNAME" "$CGTYPE" "$CGOPT"
 else
-	log "no memory cgroup to create here: the cgroup refusal is not tested"
+	log "no memory cgroup to create here (or under 2 GiB available): the cgroup refusal is not tested"
 fi
 log "PASS"

@@ -219,3 +219,99 @@ Test(memroom, an_escaped_mount_point_and_usage_over_the_limit)
 	cr_assert_eq(room.cg_limit, MIB);
 	cr_assert_str_eq(room.cg_path, "/s");
 }
+
+/* A cgroup namespace: the process sees its cgroup as "/", the mount top. */
+Test(memroom, a_cgroup_namespace_reads_the_mount_top)
+{
+	struct mt_memroom room;
+
+	v2_layout("/", "/sys/fs/cgroup", "0::/\n");
+	put("sys/fs/cgroup/memory.max", "805306368\n");
+	put("sys/fs/cgroup/memory.current", "268435456\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 512 * MIB);
+	cr_assert_str_eq(room.cg_path, "/");
+}
+
+/* Below a container's subtree mount; "/docker/abcd" is not under it. */
+Test(memroom, below_a_subtree_mount_and_not_beside_it)
+{
+	struct mt_memroom room;
+
+	v2_layout("/docker/abc", "/sys/fs/cgroup", "0::/docker/abc/sub\n");
+	put("sys/fs/cgroup/memory.max", "2147483648\n");
+	put("sys/fs/cgroup/memory.current", "0\n");
+	put("sys/fs/cgroup/sub/memory.max", "1073741824\n");
+	put("sys/fs/cgroup/sub/memory.current", "0\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 1024 * MIB);
+	cr_assert_str_eq(room.cg_path, "/docker/abc/sub");
+
+	put("proc/self/cgroup", "0::/docker/abcd\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 20000 * MIB,
+		     "a mount of /docker/abc does "
+		     "not show /docker/abcd");
+	cr_assert_str_eq(room.cg_path, "");
+}
+
+/* Two mounts of the hierarchy: the one that shows the cgroup is used. */
+Test(memroom, the_mount_that_shows_the_cgroup)
+{
+	char m1[512], m2[512], all[1024];
+	struct mt_memroom room;
+
+	meminfo(20000 * 1024);
+	snprintf(all, sizeof(all), "%s%s",
+		 mount_line(m1, sizeof(m1), "/other", "/mnt/other", "cgroup2",
+			    "rw"),
+		 mount_line(m2, sizeof(m2), "/", "/sys/fs/cgroup", "cgroup2",
+			    "rw"));
+	put("proc/self/mountinfo", all);
+	put("proc/self/cgroup", "0::/svc\n");
+	put("sys/fs/cgroup/svc/memory.max", "1073741824\n");
+	put("sys/fs/cgroup/svc/memory.current", "0\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 1024 * MIB);
+	cr_assert_str_eq(room.cg_path, "/svc");
+}
+
+/* v1 co-mounted with cpu ("rw,cpu,memory"); cache it can drop is room. */
+Test(memroom, v1_co_mounted_and_its_reclaimable_cache)
+{
+	char m[512];
+	struct mt_memroom room;
+
+	meminfo(20000 * 1024);
+	put("proc/self/mountinfo",
+	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup/cpu,memory", "cgroup",
+		       "rw,cpu,memory"));
+	put("proc/self/cgroup", "3:cpu,memory:/capture\n0::/\n");
+	put("sys/fs/cgroup/cpu,memory/capture/memory.limit_in_bytes",
+	    "1073741824\n");
+	/* 900 MiB used, 600 MiB of it inactive file cache. */
+	put("sys/fs/cgroup/cpu,memory/capture/memory.usage_in_bytes",
+	    "943718400\n");
+	put("sys/fs/cgroup/cpu,memory/capture/memory.stat",
+	    "cache 700000000\nrss 1000\ninactive_file 1\n"
+	    "total_inactive_file 629145600\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 1024 * MIB - 300 * MIB);
+	cr_assert_eq(room.cg_usage, 300 * MIB);
+	cr_assert_str_eq(room.cg_path, "/capture");
+}
+
+/* A cgroup name with a space: /proc/self/cgroup writes it as it is. */
+Test(memroom, a_cgroup_name_with_a_space)
+{
+	struct mt_memroom room;
+
+	v2_layout("/", "/sys/fs/cgroup", "0::/my unit.service\n");
+	put("sys/fs/cgroup/my unit.service/memory.max", "1073741824\n");
+	put("sys/fs/cgroup/my unit.service/memory.current", "0\n");
+	put("sys/fs/cgroup/my unit.service/memory.stat",
+	    "anon 0\nfile 0\ninactive_file 0\n");
+	room = read_room();
+	cr_assert_eq(room.bytes, 1024 * MIB);
+	cr_assert_str_eq(room.cg_path, "/my unit.service");
+}
