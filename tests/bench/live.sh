@@ -74,11 +74,13 @@
 # capture.ring_size and the reference's ring, default 8192, the daemon's
 # default), MT_LIVE_WRITE_QUEUE (mirror-targetd's output.write_queue,
 # default: the daemon's default), MT_LIVE_PACED_RUNS (3, see above),
-# MT_LIVE_HOLD_FREED (1; 0: leave this VM's free page reporting as it is,
-# see "Memory" below).
+# MT_BENCH_HOLD_FREED (1; 0: leave this VM's free page reporting as it
+# is, see tests/bench/lib.sh).
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
 
 DURATION=${MT_LIVE_DURATION:-5}
 FLOWS=${MT_LIVE_FLOWS:-1000}
@@ -322,6 +324,11 @@ stop_receiver() {
 		written=$(awk '/^ *written / { print $2; exit }' "$WORK/recv.out")
 		[ "${written:-x}" = "$GOT" ] ||
 			log "  WARNING: the daemon says it wrote ${written:-?} records, the segments hold $GOT"
+		# Where frames went missing, if any did: the sockets' drop
+		# counters and how often a worker waited for write-behind.
+		log "  daemon: $(grep -E '^socket queue|^writer queue waits' "$WORK/recv.out" |
+			sed -E 's/^socket queue +([0-9]+) [^:]*: /q\1: /; s/, rx_invalid_descs [0-9]+//; s/ +/ /g' |
+			paste -sd ';' -)"
 		;;
 	*) GOT=$(pcap_count "$WORK/out/capture.pcap") ;;
 	esac
@@ -412,45 +419,11 @@ captured_rate() {
 		"$WORK/cells"
 }
 
-# Memory: this VM backs guest memory on first touch and hands freed pages
-# back to its host within seconds (free page reporting), so a page a cell
-# writes into tmpfs was usually taken back after the last cell freed it:
-# dd onto /dev/shm wrote 0.43-0.59 GB/s into such pages, 5.4-8.0 GB/s into
-# pages freed a moment before or still allocated.  Every receiver writes
-# its capture into new tmpfs pages, so the host's page faults capped all of
-# them alike and hid the receivers (1500-byte cells: mirror-targetd 0.35
-# Mpps with the pages given back, 0.63-0.67 Mpps without, alternated).  An
-# EC2 instance backs its memory up front and reports nothing.  Where the
-# guest kernel lets freed pages wait before they are reported (this VM's
-# page_reporting.min_free_ms, and max_waiting_mib above which it reports
-# at once), make them wait for the run and put both back at exit;
-# MT_LIVE_HOLD_FREED=0 leaves them alone.
-hold_knob() {
-	local knob=/sys/module/page_reporting/parameters/$1 want=$2 was
-	[ -w "$knob" ] || return 0
-	was=$(cat "$knob")
-	[ "$was" -lt "$want" ] || return 0
-	echo "$want" >"$knob" 2>/dev/null || return 0
-	MT_ON_EXIT+=("echo $was >$knob")
-	log "page_reporting.$1: $was -> $want for this run (put back at exit)"
-}
-if [ "${MT_LIVE_HOLD_FREED:-1}" = 1 ]; then
-	hold_knob min_free_ms 300000 # (its maximum)
-	hold_knob max_waiting_mib 16384
-fi
-
-# Warm-up: write and delete as much as a 1500-byte cell writes (bounded by
-# half of the free memory), so backed pages are what the cells get; the
-# first pass's rate is logged.
-warm_mib=${MT_LIVE_WARM_MIB:-8192}
-avail_mib=$(awk '/^MemAvailable:/ { print int($2 / 1024 / 2) }' /proc/meminfo)
-[ "$warm_mib" -le "$avail_mib" ] || warm_mib=$avail_mib
-if [ "$warm_mib" -gt 0 ]; then
-	log "warming $warm_mib MiB of tmpfs"
-	dd if=/dev/zero of="$WORK/warm" bs=1M count="$warm_mib" 2>&1 |
-		tail -n 1 | sed "s/^/$MT_E2E_NAME: warm-up: /" >&2
-	rm -f "$WORK/warm"
-fi
+# Memory: see tests/bench/lib.sh.  Freed pages wait for the run; then
+# write and delete as much tmpfs as a 1500-byte cell writes, so backed
+# pages are what the cells get.
+bench_hold_freed_pages
+bench_warm_tmpfs "$WORK" "${MT_LIVE_WARM_MIB:-8192}"
 
 : >"$WORK/cells"
 for layout in "${LAYOUTS[@]}"; do
