@@ -17,16 +17,12 @@
 # bench_hold_freed_pages: where the guest kernel lets freed pages wait
 # before they are reported (page_reporting.min_free_ms, and
 # max_waiting_mib above which it reports at once), make them wait for the
-# run and put both back at exit.  The waiting limit is above this VM's
-# memory: a 1500-byte run writes and deletes some 10 GB of tmpfs per
-# phase, and at 16 GiB waiting the host took back what the warm-up and
-# the saturation phase had freed, so steady.sh's rotation phase wrote into
-# new pages again (5-15 % dropped at half of saturation, none with the
-# pages held).  MT_BENCH_HOLD_FREED=0 leaves them alone.
+# run and put both back at exit.  MT_BENCH_HOLD_FREED=0 leaves them
+# alone; MT_BENCH_MAX_WAITING_MIB sets the second (default 16384).
 bench_hold_freed_pages() {
 	[ "${MT_BENCH_HOLD_FREED:-1}" = 1 ] || return 0
 	bench_hold_knob min_free_ms 300000 # (its maximum)
-	bench_hold_knob max_waiting_mib 65536
+	bench_hold_knob max_waiting_mib "${MT_BENCH_MAX_WAITING_MIB:-16384}"
 }
 
 bench_hold_knob() { # bench_hold_knob NAME VALUE
