@@ -25,24 +25,35 @@ struct cg_mount {
 	char root[PATH_MAX]; /* the hierarchy's directory shown there */
 };
 
-static uint64_t meminfo_available(const char *root)
+/*
+ * The number after key in a file of "key value [unit]" lines (meminfo,
+ * memory.stat); 0 when the file or the key is missing.
+ */
+static uint64_t key_value(const char *path, const char *key)
 {
-	char path[PATH_MAX], line[128];
-	unsigned long long kib;
+	char line[256], name[64];
+	unsigned long long v;
 	uint64_t ret = 0;
-	FILE *f;
+	FILE *f = fopen(path, "re");
 
-	snprintf(path, sizeof(path), "%s/proc/meminfo", root);
-	f = fopen(path, "re");
 	if (!f)
 		return 0;
 	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "MemAvailable: %llu kB", &kib) == 1) {
-			ret = (uint64_t)kib * 1024;
+		if (sscanf(line, "%63s %llu", name, &v) == 2 &&
+		    !strcmp(name, key)) {
+			ret = v;
 			break;
 		}
 	fclose(f);
 	return ret;
+}
+
+static uint64_t meminfo_available(const char *root)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/proc/meminfo", root);
+	return key_value(path, "MemAvailable:") * 1024; /* kB */
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -227,22 +238,10 @@ static void name_cgroup(struct mt_memroom *room, const char *mroot,
  */
 static uint64_t reclaimable(const char *dir, const char *key)
 {
-	char path[PATH_MAX + 32], name[64];
-	unsigned long long v;
-	uint64_t ret = 0;
-	FILE *f;
+	char path[PATH_MAX + 32];
 
 	snprintf(path, sizeof(path), "%s/memory.stat", dir);
-	f = fopen(path, "re");
-	if (!f)
-		return 0;
-	while (fscanf(f, "%63s %llu", name, &v) == 2)
-		if (!strcmp(name, key)) {
-			ret = v;
-			break;
-		}
-	fclose(f);
-	return ret;
+	return key_value(path, key);
 }
 
 struct cg_files {
