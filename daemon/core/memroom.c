@@ -26,34 +26,44 @@ struct cg_mount {
 };
 
 /*
- * The number after key in a file of "key value [unit]" lines (meminfo,
- * memory.stat); 0 when the file or the key is missing.
+ * A number from dir/name: with a key, the one after it on a "key value
+ * [unit]" line (meminfo, memory.stat); without, the file's first (a
+ * cgroup's memory.max).  false when the file, the key or the number is
+ * missing ("max" is no number).
  */
-static uint64_t key_value(const char *path, const char *key)
+static bool file_number(const char *dir, const char *name, const char *key,
+			uint64_t *out)
 {
-	char line[256], name[64];
+	char path[PATH_MAX + 32], line[256], word[64];
 	unsigned long long v;
-	uint64_t ret = 0;
-	FILE *f = fopen(path, "re");
+	bool ok = false;
+	FILE *f;
 
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "re");
 	if (!f)
-		return 0;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "%63s %llu", name, &v) == 2 &&
-		    !strcmp(name, key)) {
-			ret = v;
+		return false;
+	while (fgets(line, sizeof(line), f)) {
+		ok = key ? sscanf(line, "%63s %llu", word, &v) == 2 &&
+				     !strcmp(word, key) :
+			   sscanf(line, "%llu", &v) == 1;
+		if (ok || !key)
 			break;
-		}
+	}
+	if (ok)
+		*out = v;
 	fclose(f);
-	return ret;
+	return ok;
 }
 
 static uint64_t meminfo_available(const char *root)
 {
-	char path[PATH_MAX];
+	char dir[PATH_MAX];
+	uint64_t kib;
 
-	snprintf(path, sizeof(path), "%s/proc/meminfo", root);
-	return key_value(path, "MemAvailable:") * 1024; /* kB */
+	snprintf(dir, sizeof(dir), "%s/proc", root);
+	return file_number(dir, "meminfo", "MemAvailable:", &kib) ? kib * 1024 :
+								    0;
 }
 
 /* mountinfo escapes space, tab, newline and backslash as \ooo. */
@@ -199,26 +209,6 @@ static void find_paths(const char *root, char *v2, char *v1, size_t size)
 	fclose(f);
 }
 
-/* A cgroup file's number; false when missing, unreadable or "max". */
-static bool read_u64(const char *dir, const char *name, uint64_t *out)
-{
-	char path[PATH_MAX + 32], buf[32];
-	unsigned long long v;
-	bool ok = false;
-	FILE *f;
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "re");
-	if (!f)
-		return false;
-	if (fgets(buf, sizeof(buf), f) && sscanf(buf, "%llu", &v) == 1) {
-		*out = v;
-		ok = true;
-	}
-	fclose(f);
-	return ok;
-}
-
 /* cgroup path as /proc/self/cgroup writes it; a long one is cut short. */
 static void name_cgroup(struct mt_memroom *room, const char *mroot,
 			const char *rel)
@@ -238,10 +228,9 @@ static void name_cgroup(struct mt_memroom *room, const char *mroot,
  */
 static uint64_t reclaimable(const char *dir, const char *key)
 {
-	char path[PATH_MAX + 32];
+	uint64_t v;
 
-	snprintf(path, sizeof(path), "%s/memory.stat", dir);
-	return key_value(path, key);
+	return file_number(dir, "memory.stat", key, &v) ? v : 0;
 }
 
 struct cg_files {
@@ -277,8 +266,9 @@ static void walk(const char *root, const struct cg_mount *m, const char *cgpath,
 		if (snprintf(dir, sizeof(dir), "%s%s%s", root, m->dir, rel) >=
 		    (int)sizeof(dir))
 			return;
-		if (read_u64(dir, cf->max, &limit) && limit < cf->unlimited &&
-		    read_u64(dir, cf->usage, &usage)) {
+		if (file_number(dir, cf->max, NULL, &limit) &&
+		    limit < cf->unlimited &&
+		    file_number(dir, cf->usage, NULL, &usage)) {
 			uint64_t cache = reclaimable(dir, cf->stat_key);
 
 			usage = usage > cache ? usage - cache : 0;

@@ -165,6 +165,9 @@ send() { # send SECONDS [RATE] -> generator JSON on stdout
 		--outer-dst-mac "$TGT_MAC" --duration "$1" ${2:+--rate "$2"} --json
 }
 
+# Frames the workers received, as a json_get expression over a status.
+FRAMES='sum(w["frames"] for w in j["workers"])'
+
 json_get() { # json_get FILE EXPR (python over j)
 	"$MT_PYTHON" -c 'import json, sys
 j = json.load(open(sys.argv[1]))
@@ -203,7 +206,7 @@ frames_now() { # frames_now -> "EPOCH_SECONDS FRAMES_RECEIVED"
 	local t
 	t=$(date +%s.%N)
 	status_json >"$WORK/sample.status"
-	echo "$t $(json_get "$WORK/sample.status" 'sum(w["frames"] for w in j["workers"])')"
+	echo "$t $(json_get "$WORK/sample.status" "$FRAMES")"
 }
 write_config sat "rotate_interval = 0"
 start_daemon sat "$WORK/out"
@@ -219,7 +222,7 @@ status_json >"$WORK/sat.status"
 stop_daemon
 SAT_SENT=$(json_get "$WORK/sat.json" 'j["frames_sent"]')
 SAT_SECS=$(json_get "$WORK/sat.json" 'j["seconds"]')
-SAT_RECV=$(json_get "$WORK/sat.status" 'sum(w["frames"] for w in j["workers"])')
+SAT_RECV=$(json_get "$WORK/sat.status" "$FRAMES")
 SAT_PPS=$(awk -v a="$SAT_N0" -v b="$SAT_N1" -v s="$SAT_T0" -v e="$SAT_T1" \
 	'BEGIN { printf "%d", (b - a) / (e - s) }')
 SAT_AVG=$(awk -v n="$SAT_RECV" -v s="$SAT_SECS" 'BEGIN { printf "%d", n / s }')
@@ -235,7 +238,9 @@ send $((ROTATIONS + 2)) "$HALF" >"$WORK/rot.json" &
 GEN=$!
 if [ -n "${MT_STEADY_TRACE:-}" ]; then
 	for ((i = 0; i < (ROTATIONS + 2) * 2; i++)); do
-		status_json >"$WORK/tr.json" && json_get "$WORK/tr.json" '"%s frames=%d dropped=%d written=%d waits=%d" % (__import__("time").strftime("%T"), sum(w["frames"] for w in j["workers"]), sum(q.get("rx_dropped", 0) for q in j["sockets"]), j["writer"]["records"], j["writer"]["queue_waits"])' >>"$MT_STEADY_TRACE"
+		status_json >"$WORK/tr.json" && json_get "$WORK/tr.json" \
+			'"%s frames=%d dropped=%d written=%d waits=%d" % (__import__("time").strftime("%T"), '"$FRAMES"', sum(q.get("rx_dropped", 0) for q in j["sockets"]), j["writer"]["records"], j["writer"]["queue_waits"])' \
+			>>"$MT_STEADY_TRACE"
 		sleep 0.5
 	done
 fi
@@ -270,7 +275,7 @@ if [ "$RSS_SECONDS" -gt 0 ]; then
 	status_json >"$WORK/rss.status"
 	stop_daemon
 	RSS_SENT=$(json_get "$WORK/rss.json" 'j["frames_sent"]')
-	RSS_RECV=$(json_get "$WORK/rss.status" 'sum(w["frames"] for w in j["workers"])')
+	RSS_RECV=$(json_get "$WORK/rss.status" "$FRAMES")
 	RSS_DELETED=$(json_get "$WORK/rss.status" 'j["segments"]["deleted_by_retention"]' 2>/dev/null || echo "?")
 	# First sample after a minute (or the middle one on short runs) vs the rest.
 	read -r RSS_BASE RSS_MAX RSS_LAST FD_MIN FD_MAX < <(awk -v skip=$((RSS_SECONDS >= 120 ? 60 : RSS_SECONDS / 2)) '

@@ -40,6 +40,32 @@ static void put(const char *rel, const char *text)
 	fclose(f);
 }
 
+/* dir/limit_name and dir/usage_name: a cgroup's limit and usage. */
+static void limit_files(const char *dir, const char *limit_name,
+			const char *limit, const char *usage_name,
+			const char *usage)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, limit_name);
+	put(path, limit);
+	snprintf(path, sizeof(path), "%s/%s", dir, usage_name);
+	put(path, usage);
+}
+
+/* A v2 cgroup's memory.max and memory.current. */
+static void limit(const char *dir, const char *max, const char *current)
+{
+	limit_files(dir, "memory.max", max, "memory.current", current);
+}
+
+/* A v1 memory cgroup's limit_in_bytes and usage_in_bytes. */
+static void limit_v1(const char *dir, const char *max, const char *usage)
+{
+	limit_files(dir, "memory.limit_in_bytes", max, "memory.usage_in_bytes",
+		    usage);
+}
+
 static void meminfo(unsigned long long kib)
 {
 	char text[256];
@@ -114,13 +140,9 @@ Test(memroom, a_v2_unit_with_memory_max)
 
 	v2_layout("/", "/sys/fs/cgroup",
 		  "0::/system.slice/mirror-targetd.service\n");
-	put("sys/fs/cgroup/system.slice/mirror-targetd.service/memory.max",
-	    "1073741824\n");
-	put("sys/fs/cgroup/system.slice/mirror-targetd.service/"
-	    "memory.current",
-	    "104857600\n");
-	put("sys/fs/cgroup/system.slice/memory.max", "max\n");
-	put("sys/fs/cgroup/system.slice/memory.current", "4000000000\n");
+	limit("sys/fs/cgroup/system.slice/mirror-targetd.service",
+	      "1073741824\n", "104857600\n");
+	limit("sys/fs/cgroup/system.slice", "max\n", "4000000000\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 1024 * MIB - 100 * MIB);
 	cr_assert_eq(room.cg_limit, 1024 * MIB);
@@ -134,13 +156,10 @@ Test(memroom, the_tightest_ancestor_is_the_one_named)
 	struct mt_memroom room;
 
 	v2_layout("/", "/sys/fs/cgroup", "0::/a/b/c\n");
-	put("sys/fs/cgroup/a/b/c/memory.max", "4294967296\n");
-	put("sys/fs/cgroup/a/b/c/memory.current", "0\n");
-	put("sys/fs/cgroup/a/b/memory.max", "max\n");
-	put("sys/fs/cgroup/a/b/memory.current", "0\n");
+	limit("sys/fs/cgroup/a/b/c", "4294967296\n", "0\n");
+	limit("sys/fs/cgroup/a/b", "max\n", "0\n");
 	/* 3 GiB limit, 2.5 GiB used by siblings: 512 MiB left. */
-	put("sys/fs/cgroup/a/memory.max", "3221225472\n");
-	put("sys/fs/cgroup/a/memory.current", "2684354560\n");
+	limit("sys/fs/cgroup/a", "3221225472\n", "2684354560\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 512 * MIB);
 	cr_assert_str_eq(room.cg_path, "/a");
@@ -152,8 +171,7 @@ Test(memroom, mem_available_below_the_cgroup_names_no_cgroup)
 
 	v2_layout("/", "/sys/fs/cgroup", "0::/x\n");
 	meminfo(300 * 1024);
-	put("sys/fs/cgroup/x/memory.max", "1073741824\n");
-	put("sys/fs/cgroup/x/memory.current", "0\n");
+	limit("sys/fs/cgroup/x", "1073741824\n", "0\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 300 * MIB);
 	cr_assert_eq(room.cg_limit, 0);
@@ -177,12 +195,8 @@ Test(memroom, v1_memory_controller_of_a_hybrid_layout)
 	put("proc/self/mountinfo", all);
 	put("proc/self/cgroup", "9:name=systemd:/\n4:memory:/mt-test\n"
 				"1:cpu:/\n0::/\n");
-	put("sys/fs/cgroup/memory/mt-test/memory.limit_in_bytes",
-	    "536870912\n");
-	put("sys/fs/cgroup/memory/mt-test/memory.usage_in_bytes", "765952\n");
-	put("sys/fs/cgroup/memory/memory.limit_in_bytes",
-	    "9223372036854771712\n");
-	put("sys/fs/cgroup/memory/memory.usage_in_bytes", "467087360\n");
+	limit_v1("sys/fs/cgroup/memory/mt-test", "536870912\n", "765952\n");
+	limit("sys/fs/cgroup/memory", "9223372036854771712\n", "467087360\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 536870912ull - 765952);
 	cr_assert_eq(room.cg_limit, 512 * MIB);
@@ -200,8 +214,7 @@ Test(memroom, a_mount_of_a_subtree)
 	    mount_line(m, sizeof(m), "/docker/abc", "/sys/fs/cgroup", "cgroup2",
 		       "rw"));
 	put("proc/self/cgroup", "0::/docker/abc\n");
-	put("sys/fs/cgroup/memory.max", "2147483648\n");
-	put("sys/fs/cgroup/memory.current", "1073741824\n");
+	limit("sys/fs/cgroup", "2147483648\n", "1073741824\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 1024 * MIB);
 	cr_assert_str_eq(room.cg_path, "/docker/abc");
@@ -212,8 +225,7 @@ Test(memroom, an_escaped_mount_point_and_usage_over_the_limit)
 	struct mt_memroom room;
 
 	v2_layout("/", "/cg\\040two", "0::/s\n");
-	put("cg two/s/memory.max", "1048576\n");
-	put("cg two/s/memory.current", "2097152\n");
+	limit("cg two/s", "1048576\n", "2097152\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 0);
 	cr_assert_eq(room.cg_limit, MIB);
@@ -226,8 +238,7 @@ Test(memroom, a_cgroup_namespace_reads_the_mount_top)
 	struct mt_memroom room;
 
 	v2_layout("/", "/sys/fs/cgroup", "0::/\n");
-	put("sys/fs/cgroup/memory.max", "805306368\n");
-	put("sys/fs/cgroup/memory.current", "268435456\n");
+	limit("sys/fs/cgroup", "805306368\n", "268435456\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 512 * MIB);
 	cr_assert_str_eq(room.cg_path, "/");
@@ -239,10 +250,8 @@ Test(memroom, below_a_subtree_mount_and_not_beside_it)
 	struct mt_memroom room;
 
 	v2_layout("/docker/abc", "/sys/fs/cgroup", "0::/docker/abc/sub\n");
-	put("sys/fs/cgroup/memory.max", "2147483648\n");
-	put("sys/fs/cgroup/memory.current", "0\n");
-	put("sys/fs/cgroup/sub/memory.max", "1073741824\n");
-	put("sys/fs/cgroup/sub/memory.current", "0\n");
+	limit("sys/fs/cgroup", "2147483648\n", "0\n");
+	limit("sys/fs/cgroup/sub", "1073741824\n", "0\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 1024 * MIB);
 	cr_assert_str_eq(room.cg_path, "/docker/abc/sub");
@@ -269,8 +278,7 @@ Test(memroom, the_mount_that_shows_the_cgroup)
 			    "rw"));
 	put("proc/self/mountinfo", all);
 	put("proc/self/cgroup", "0::/svc\n");
-	put("sys/fs/cgroup/svc/memory.max", "1073741824\n");
-	put("sys/fs/cgroup/svc/memory.current", "0\n");
+	limit("sys/fs/cgroup/svc", "1073741824\n", "0\n");
 	room = read_room();
 	cr_assert_eq(room.bytes, 1024 * MIB);
 	cr_assert_str_eq(room.cg_path, "/svc");
@@ -287,11 +295,9 @@ Test(memroom, v1_co_mounted_and_its_reclaimable_cache)
 	    mount_line(m, sizeof(m), "/", "/sys/fs/cgroup/cpu,memory", "cgroup",
 		       "rw,cpu,memory"));
 	put("proc/self/cgroup", "3:cpu,memory:/capture\n0::/\n");
-	put("sys/fs/cgroup/cpu,memory/capture/memory.limit_in_bytes",
-	    "1073741824\n");
 	/* 900 MiB used, 600 MiB of it inactive file cache. */
-	put("sys/fs/cgroup/cpu,memory/capture/memory.usage_in_bytes",
-	    "943718400\n");
+	limit_v1("sys/fs/cgroup/cpu,memory/capture", "1073741824\n",
+		 "943718400\n");
 	put("sys/fs/cgroup/cpu,memory/capture/memory.stat",
 	    "cache 700000000\nrss 1000\ninactive_file 1\n"
 	    "total_inactive_file 629145600\n");
@@ -307,8 +313,7 @@ Test(memroom, a_cgroup_name_with_a_space)
 	struct mt_memroom room;
 
 	v2_layout("/", "/sys/fs/cgroup", "0::/my unit.service\n");
-	put("sys/fs/cgroup/my unit.service/memory.max", "1073741824\n");
-	put("sys/fs/cgroup/my unit.service/memory.current", "0\n");
+	limit("sys/fs/cgroup/my unit.service", "1073741824\n", "0\n");
 	put("sys/fs/cgroup/my unit.service/memory.stat",
 	    "anon 0\nfile 0\ninactive_file 0\n");
 	room = read_room();
