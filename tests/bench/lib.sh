@@ -48,3 +48,65 @@ bench_warm_tmpfs() {
 		tail -n 1 | sed "s/^/$MT_E2E_NAME: warm-up: /" >&2
 	rm -f "$1/warm"
 }
+
+# Captures leave tmpfs as they are finished, as a user's upload would take
+# them: past 4-6 GiB held in tmpfs every copy on this VM slows down
+# tenfold (tests/bench/vm.sh), which is the VM's doing, not a receiver's,
+# and a 1500-byte run writes that much in a few seconds.
+#
+# bench_count_hook: writes $WORK/count-hook.sh FILE, the hook both
+# receivers get (mirror-targetd's output.hook, tcpdump's -z): it counts
+# FILE's packets with capinfos into $WORK/counts, then deletes FILE (and a
+# segment's .vni index beside it).  It runs on the CPUs in
+# $WORK/hook.cpus when that file is there (bench_hook_cpus: the
+# generator's, which spins, so not niced there: it would never run), else
+# at nice 19.
+bench_count_hook() {
+	cat >"$WORK/count-hook.sh" <<HOOK
+#!/bin/sh
+# count-hook.sh FILE: FILE's packets (capinfos) to counts, then delete it.
+if [ -s "$WORK/hook.cpus" ]; then
+	taskset -pc "\$(cat "$WORK/hook.cpus")" \$\$ >/dev/null
+else
+	renice -n 19 \$\$ >/dev/null
+fi
+n=\$(capinfos -c -M "\$1" | awk -F': *' '/Number of packets/ { print \$2 }')
+[ -n "\$n" ] || { echo "count-hook: capinfos cannot read \$1" >&2; exit 1; }
+echo "\$n \$(basename "\$1")" >>"$WORK/counts"
+rm -f "\$1" "\${1%.pcap}.vni"
+HOOK
+	chmod +x "$WORK/count-hook.sh"
+	rm -f "$WORK/counts"
+}
+
+# bench_hook_cpus [CPUS]: where the hooks run from now on (empty: where
+# the receiver that starts them runs).
+bench_hook_cpus() {
+	if [ -n "${1:-}" ]; then echo "$1" >"$WORK/hook.cpus"; else rm -f "$WORK/hook.cpus"; fi
+}
+
+# bench_counted FILE...: prints "PACKETS FILES": those the hooks counted
+# (then forgotten, for the next run) and those of each FILE they did not.
+# Waits (up to 60 s) for running hooks first.
+bench_counted() {
+	local f c n=0 files=0 i
+	for ((i = 0; i < 600; i++)); do
+		pgrep -f "$WORK/count-hook.sh" >/dev/null || break
+		sleep 0.1
+	done
+	if [ -s "$WORK/counts" ]; then
+		read -r n files < <(awk '{ n += $1 } END { print n, NR }' "$WORK/counts")
+	fi
+	for f in "$@"; do
+		[ -s "$f" ] || continue
+		[ -s "$WORK/counts" ] &&
+			awk -v f="${f##*/}" '$2 == f { found = 1 } END { exit !found }' "$WORK/counts" &&
+			continue
+		c=$(capinfos -c -M "$f" | awk -F': *' '/Number of packets/ { print $2 }')
+		[ -n "$c" ] || fail "capinfos cannot read $f"
+		n=$((n + c))
+		files=$((files + 1))
+	done
+	rm -f "$WORK/counts"
+	echo "$n $files"
+}

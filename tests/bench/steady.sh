@@ -19,7 +19,10 @@
 #               traffic paced at half of saturation for N + 2 seconds, so
 #               at least N rotations happen under traffic.  Every frame the
 #               generator sent must be in a sealed segment (counted with
-#               capinfos, not our reader): the target is to lose nothing at
+#               capinfos, not our reader, by the daemon's hook as each is
+#               sealed, which then deletes it: tests/bench/lib.sh
+#               bench_count_hook; the saturation phase's hook deletes
+#               too): the target is to lose nothing at
 #               half of saturation, so a counted drop fails the run as well
 #               (listed by cause); "lost" is what is in neither a segment
 #               nor a drop counter, a bug wherever it shows;
@@ -66,7 +69,7 @@ while [ $# -gt 0 ]; do
 	--ring) RING=$2 && shift ;;
 	--split) SPLIT=1 ;;
 	-h | --help)
-		sed -n '3,49p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,52p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
@@ -98,6 +101,11 @@ if [ "$SPLIT" = 1 ]; then
 fi
 bench_hold_freed_pages
 bench_warm_tmpfs "$WORK" "${MT_STEADY_WARM_MIB:-12288}"
+# Sealed segments are counted and deleted by the daemon's hook (lib.sh),
+# on the generator's CPU with --split.
+bench_count_hook
+[ "$SPLIT" = 1 ] && bench_hook_cpus $(($(nproc) - 1))
+HOOK="hook = $WORK/count-hook.sh \"\$1\""
 
 mt_topology_create 2 1600
 mt_topology_generator_only
@@ -186,14 +194,9 @@ drops_of() { # drops_of STATUS_JSON -> "total cause=n ..."
 }
 
 in_segments() { # in_segments DIR -> packets in sealed segments, segments
-	local f n total=0 segs=0
-	while read -r f; do
-		n=$(capinfos -c -M "$f" | awk -F': *' '/Number of packets/ { print $2 }')
-		[ -n "$n" ] || fail "capinfos cannot read $f"
-		total=$((total + n))
-		segs=$((segs + 1))
-	done < <(mt_segments "$1")
-	echo "$total $segs"
+	local segs
+	mapfile -t segs < <(mt_segments "$1")
+	bench_counted "${segs[@]}"
 }
 
 # ---- saturation --------------------------------------------------------------------
@@ -208,7 +211,7 @@ frames_now() { # frames_now -> "EPOCH_SECONDS FRAMES_RECEIVED"
 	status_json >"$WORK/sample.status"
 	echo "$t $(json_get "$WORK/sample.status" "$FRAMES")"
 }
-write_config sat "rotate_interval = 0"
+write_config sat "$(printf 'rotate_interval = 0\n%s' "$HOOK")"
 start_daemon sat "$WORK/out"
 send 12 >"$WORK/sat.json" &
 GEN=$!
@@ -220,6 +223,7 @@ wait "$GEN" || fail "mirror-loadgen failed"
 sleep 1
 status_json >"$WORK/sat.status"
 stop_daemon
+bench_counted >/dev/null # (not needed: the rate is the daemon's)
 SAT_SENT=$(json_get "$WORK/sat.json" 'j["frames_sent"]')
 SAT_SECS=$(json_get "$WORK/sat.json" 'j["seconds"]')
 SAT_RECV=$(json_get "$WORK/sat.status" "$FRAMES")
@@ -232,7 +236,7 @@ rm -rf "$WORK/out"
 # ---- rotation ---------------------------------------------------------------------
 
 HALF=$((SAT_PPS / 2))
-write_config rot "rotate_interval = 1s"
+write_config rot "$(printf 'rotate_interval = 1s\n%s' "$HOOK")"
 start_daemon rot "$WORK/out"
 send $((ROTATIONS + 2)) "$HALF" >"$WORK/rot.json" &
 GEN=$!
@@ -292,12 +296,12 @@ fi
 {
 	echo "## Steady-state benchmark"
 	echo
-	echo "Machine: $(nproc) vCPU, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r); measured $(date -u +%Y-%m-%dT%H:%MZ) with \`tests/bench/steady.sh --rotations $ROTATIONS --rss-seconds $RSS_SECONDS --size $SIZE --ring $RING\`."
+	echo "Machine: $(nproc) vCPU, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo), Linux $(uname -r); measured $(date -u +%Y-%m-%dT%H:%MZ) with \`tests/bench/steady.sh --rotations $ROTATIONS --rss-seconds $RSS_SECONDS --size $SIZE --ring $RING$([ "$SPLIT" = 1 ] && echo " --split")\`."
 	echo
 	echo "| phase | what | result |"
 	echo "|---|---|---|"
 	echo "| saturation | 12 s unpaced, ${SIZE}-byte inner frames, 10 rules; rate from 3 to 10 s | $SAT_PPS pps received ($SAT_AVG over the run: $SAT_RECV of $SAT_SENT sent) |"
-	echo "| rotation | $ROT_SEGS one-second segments at $HALF pps (half of saturation) | sent $ROT_SENT, in sealed segments $ROT_GOT (**$ROT_PCT %**), counted drops $ROT_DROPS ($ROT_CAUSES), in neither $ROT_LOST |"
+	echo "| rotation | $ROT_SEGS segments (rotated every second, and at 256 MiB) at $HALF pps (half of saturation) | sent $ROT_SENT, in sealed segments $ROT_GOT (**$ROT_PCT %**), counted drops $ROT_DROPS ($ROT_CAUSES), in neither $ROT_LOST |"
 	echo "$RSS_ROW"
 } | tee "$RESULTS"
 
