@@ -65,9 +65,9 @@
 # them to tests/bench/LIVE_RESULTS.md and, with gnuplot,
 # tests/bench/live.png.
 #
-# Cells last 3 s: past 4-6 GiB held in tmpfs this VM makes every copy ten
+# Cells last 3 s: with GBs held in tmpfs this VM makes copies up to ten
 # times slower (tests/bench/vm.sh), and in a 5-second 1500-byte cell the
-# faster receivers wrote that much before the end.  Every receiver keeps
+# faster receivers wrote several GB before the end.  Every receiver keeps
 # all of a cell in tmpfs (tcpdump one -w file, as the seed setup does;
 # its -C, which would let files go early, checks the file's size with a
 # system call per packet and halved its rate at 64 bytes), and the files
