@@ -607,22 +607,23 @@ void mt_writer_stats_add(struct mt_writer_stats *sum, const struct mt_writer *w)
 }
 
 /*
- * Touches len bytes at p from the kernel's side as well as the process's:
- * read() from /dev/zero writes them through the kernel's access to user
- * memory, which is what a later pwrite() reads them with.  Under a
+ * Touches len bytes at p from the process's side (memset) and from the
+ * kernel's: read() from /dev/zero writes them through the kernel's access
+ * to user memory, which is what a later pwrite() reads them with.  Under a
  * hypervisor that shadows the guest's page tables (this project's test VM,
- * a PVM guest) the kernel's first access to each user page is a fault of
- * its own, apart from the process's: 2.4 ms per MiB there, where the
- * write itself takes 0.2 (tests/bench/vm.sh, "first touch").  Without
- * this, every write-behind buffer paid that the first time the thread
+ * a PVM guest) the first access from each side to a page is a fault of its
+ * own: 2-3.5 ms per MiB there, where the write itself takes 0.2
+ * (tests/bench/vm.sh, "first touch").  Without both, a write-behind buffer
+ * paid one of them the first time the worker filled it or the thread
  * wrote it, and a deep pool is first reached exactly when the thread is
- * already behind.  memset() when /dev/zero is not there.
+ * already behind.
  */
 static void touch(void *p, size_t len, int zero_fd)
 {
 	uint8_t *b = p;
 	ssize_t n;
 
+	memset(p, 0, len);
 	while (len && zero_fd >= 0) {
 		n = read(zero_fd, b, len);
 		if (n <= 0) {
@@ -633,7 +634,6 @@ static void touch(void *p, size_t len, int zero_fd)
 		b += n;
 		len -= (size_t)n;
 	}
-	memset(b, 0, len);
 }
 
 /*

@@ -13,9 +13,10 @@
 #                file: their first write against their second, and against
 #                buffers the kernel has written into as well (read() from
 #                /dev/zero, as mirror-targetd's write-behind pool is at
-#                start).  Under a hypervisor that shadows the guest's page
-#                tables, the kernel's first read of a user page faults on
-#                its own.
+#                start); and buffers only the kernel has written, filled by
+#                the process twice.  Under a hypervisor that shadows the
+#                guest's page tables, the first access from each side (the
+#                kernel's, the process's) to a page faults on its own.
 #   held tmpfs   the daemon's write path in one thread (1516-byte records
 #                copied out of a 64 MiB area into a 1 MiB buffer, written
 #                out per buffer) measured with 0, 1, ... N GiB (default 8)
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
 	case $1 in
 	--hold-gib) HOLD=$2 && shift ;;
 	-h | --help)
-		sed -n '3,27p' "$0" | sed 's/^# \{0,1\}//'
+		sed -n '3,28p' "$0" | sed 's/^# \{0,1\}//'
 		exit 0
 		;;
 	*)
