@@ -214,23 +214,20 @@ wait_hooks() { # until no count-hook.sh runs (60 s at most)
 	done
 }
 
-# in_segments DIR -> packets in sealed segments, segments: those the hook
-# counted (and forgets) and those still in DIR it did not count.
+# in_segments DIR -> packets in sealed segments, segments: the hook's
+# counts (then forgotten), after the hook is run here on what is still in
+# DIR and was not counted (one it counted but was stopped before deleting
+# counts once).
 in_segments() {
-	local f n total=0 segs=0
+	local f
 	wait_hooks
-	if [ -s "$WORK/counts" ]; then
-		read -r total segs < <(awk '{ n += $1 } END { print n, NR }' "$WORK/counts")
-	fi
+	touch "$WORK/counts"
 	while read -r f; do
-		[ -s "$WORK/counts" ] && awk -v f="${f##*/}" '$2 == f { found = 1 } END { exit !found }' "$WORK/counts" && continue
-		n=$(capinfos -c -M "$f" | awk -F': *' '/Number of packets/ { print $2 }')
-		[ -n "$n" ] || fail "capinfos cannot read $f"
-		total=$((total + n))
-		segs=$((segs + 1))
+		awk -v f="${f##*/}" '$2 == f { found = 1 } END { exit !found }' "$WORK/counts" ||
+			"$WORK/count-hook.sh" "$f" || fail "cannot count $f"
 	done < <(mt_segments "$1")
+	awk '{ n += $1 } END { print n + 0, NR }' "$WORK/counts"
 	rm -f "$WORK/counts"
-	echo "$total $segs"
 }
 
 # ---- saturation --------------------------------------------------------------------
