@@ -18,6 +18,11 @@
 #               the most any AF_XDP program can do here with the same
 #               rings and UMEM as mirror-targetd (RING below: UMEM, fill
 #               ring and rx ring of 2 x RING frames of 4 KiB);
+#   refwrite    the reference keeping every frame in the least work that
+#               can (xsk_ref -w): one writev() per batch of up to 1,024
+#               frames straight from the UMEM into a file on tmpfs, one
+#               copy, no record headers -- the limit of any AF_XDP
+#               capture program here, same rings and UMEM;
 #   refsmall    the reference with a quarter of the rings and UMEM
 #               (2048 / 4096 frames, 16 MiB): how much the UMEM's size
 #               costs by itself.  The kernel copies each frame into the
@@ -82,6 +87,9 @@
 # capture.ring_size and the reference's ring, default 8192, the daemon's
 # default), MT_LIVE_WRITE_QUEUE (mirror-targetd's output.write_queue,
 # default: the daemon's default), MT_LIVE_PACED_RUNS (3, see above),
+# MT_LIVE_SETUPS (the receivers above, in order; default all: "ref
+# refwrite refsmall mt10 mt1000 tcpdump vxlan"; the paced rows need
+# tcpdump and mt10),
 # MT_BENCH_HOLD_FREED (1; 0: leave this VM's free page reporting as it
 # is, see tests/bench/lib.sh).
 
@@ -102,7 +110,7 @@ MTU=1600
 RESULTS=$MT_SOURCE_DIR/tests/bench/LIVE_RESULTS.md
 PLOT=$MT_SOURCE_DIR/tests/bench/live.png
 SEED=0x6d697272 # bench_core's seed for its rule sets
-SETUPS=(ref refsmall mt10 mt1000 tcpdump vxlan)
+read -r -a SETUPS <<<"${MT_LIVE_SETUPS:-ref refwrite refsmall mt10 mt1000 tcpdump vxlan}"
 RING=${MT_LIVE_RING:-8192}
 PACED_RUNS=${MT_LIVE_PACED_RUNS:-3}
 SMALL_RING=2048
@@ -114,6 +122,12 @@ for layout in "${LAYOUTS[@]}"; do
 	split) [ "$NCPU" -ge 2 ] || fail "the split layout needs 2 CPUs or more" ;;
 	shared) ;;
 	*) fail "MT_LIVE_LAYOUTS: unknown layout '$layout' (split, shared)" ;;
+	esac
+done
+for setup in "${SETUPS[@]}"; do
+	case $setup in
+	ref | refwrite | refsmall | mt10 | mt1000 | tcpdump | vxlan) ;;
+	*) fail "MT_LIVE_SETUPS: unknown receiver '$setup' (ref refwrite refsmall mt10 mt1000 tcpdump vxlan)" ;;
 	esac
 done
 mt_require_python
@@ -271,11 +285,12 @@ start_receiver() {
 	mkdir "$WORK/out"
 	: >"$log"
 	case $setup in
-	ref | refsmall)
-		local ring=$RING
-		[ "$setup" = ref ] || ring=$SMALL_RING
+	ref | refwrite | refsmall)
+		local ring=$RING write=()
+		[ "$setup" != refsmall ] || ring=$SMALL_RING
+		[ "$setup" != refwrite ] || write=(-w "$WORK/out")
 		ip netns exec "$NS_TGT" "${PIN_RX[@]}" "$REF" -i veth-tgt -q "$QUEUES" \
-			-r "$ring" >"$WORK/recv.out" 2>"$log" &
+			-r "$ring" "${write[@]}" >"$WORK/recv.out" 2>"$log" &
 		RPID=$!
 		wait_log "$log" 'capturing on' "$RPID" ||
 			fail "xsk_ref did not start: $(cat "$log")"
@@ -461,6 +476,7 @@ rows = [l.split() for l in open(sys.argv[1])]
 hz = float(sys.argv[2])
 ncpu = int(sys.argv[4])
 names = {"ref": "reference (xsk_ref, same UMEM as mirror-targetd)",
+         "refwrite": "reference writing every frame (xsk_ref -w)",
          "refsmall": "reference, a quarter of the UMEM",
          "mt10": "mirror-targetd, 10 rules",
          "mt1000": "mirror-targetd, 1,000 rules",
@@ -497,12 +513,14 @@ for layout in layouts:
               " | complete | link drops | of delivered"
               " | CPU µs/pkt | receiver process µs/pkt"
               " | peak RSS MiB | Mpps vs tcpdump | Mpps vs reference"
+              " | Mpps vs writing reference"
               " | CPU/pkt vs tcpdump | other load |\n")
     out.write("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:"
-              "|---:|---:|---:|---:|\n")
+              "|---:|---:|---:|---:|---:|\n")
     for size in sizes:
         t = cells.get((layout, "tcpdump", size, 0))
         r = cells.get((layout, "ref", size, 0))
+        w = cells.get((layout, "refwrite", size, 0))
         keys = [(layout, s, size, 0) for s in order]
         # Paced rows: tcpdump's by rate, then mirror-targetd's.
         keys += sorted((k for k in cells
@@ -527,18 +545,20 @@ for layout in layouts:
                     name += ", run %d" % (i + 1)
                 out.write("| %s | %d | %d | %d | %.3f | %.2f | %.1f%% | %d"
                           " | %.2f%% | %.2f | %.2f | %.1f | %s | %s | %s"
-                          " | %.0f%% |\n" % (
+                          " | %s | %.0f%% |\n" % (
                               name, size, c["sent"], c["got"], c["mpps"],
                               c["gbps"], 100 * c["compl"], c["link"],
                               100 * c["deliv"], c["cpu"], c["rxcpu"],
                               c["rss"],
                               ratio(c["mpps"], t["mpps"]) if t and not k[3] else "-",
                               ratio(c["mpps"], r["mpps"]) if r and not k[3] else "-",
+                              ratio(c["mpps"], w["mpps"]) if w and not k[3] else "-",
                               ratio(c["cpu"], tk["cpu"]) if tk else "-",
                               c["bg"]))
 plot = open(sys.argv[3], "w")
 cols = [(l, z) for l in layouts for z in sizes]
 short = dict(names, ref="reference", refsmall="reference, 1/4 UMEM",
+             refwrite="reference writing",
              tcpdump="tcpdump on the veth")
 for s in order:
     plot.write('"%s" %s\n' % (short[s],
@@ -574,7 +594,11 @@ PY
 		"copies every frame into the UMEM frame the fill ring names next," \
 		"and the fill ring cycles through all of them, so the UMEM's size" \
 		"alone sets how many pages (TLB entries, cache lines) the copy" \
-		"touches."
+		"touches. The writing reference is the first with every frame" \
+		"kept: one writev() per batch of up to 1,024 frames straight from" \
+		"the UMEM into a file on tmpfs (one copy, no record headers), the" \
+		"most any capture program can keep here; \"vs writing reference\"" \
+		"is the cost of the daemon's work beyond storing the bytes."
 	echo "CPU µs/pkt = busy time of all CPUs (/proc/stat) minus the" \
 		"generator's utime+stime (/proc/PID/stat), plus the softirq ticks" \
 		"of the generator's CPU (split) or of all CPUs (shared, an upper" \
