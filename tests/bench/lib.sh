@@ -48,3 +48,22 @@ bench_warm_tmpfs() {
 		tail -n 1 | sed "s/^/$MT_E2E_NAME: warm-up: /" >&2
 	rm -f "$1/warm"
 }
+
+# bench_build: what a benchmark needs from a clean clone, so that it is one
+# command: the Debian packages (tools/setup.sh, idempotent) and the build
+# tree $MT_BUILD_DIR (configured if new, then brought up to date; a
+# no-op when it is).  MT_BENCH_BUILD=0 uses the tree as it is.
+bench_build() {
+	[ "${MT_BENCH_BUILD:-1}" = 1 ] || return 0
+	mt_require_root
+	"$MT_SOURCE_DIR/tools/setup.sh" >/dev/null ||
+		fail "tools/setup.sh could not install the packages (see above)"
+	if [ ! -f "$MT_BUILD_DIR/CMakeCache.txt" ]; then
+		log "configuring $MT_BUILD_DIR (cmake -S $MT_SOURCE_DIR -B $MT_BUILD_DIR)"
+		cmake -S "$MT_SOURCE_DIR" -B "$MT_BUILD_DIR" >/dev/null ||
+			fail "cmake could not configure $MT_BUILD_DIR"
+	fi
+	log "building $MT_BUILD_DIR (cmake --build)"
+	cmake --build "$MT_BUILD_DIR" -j"$(nproc)" >"$MT_TMP/build.log" 2>&1 ||
+		fail "the build failed: $(tail -n 20 "$MT_TMP/build.log")"
+}

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0-only
 #
-# The live benchmark of the README, in one command from the repo root (root,
-# after a build of build/ with tools/mirror-loadgen):
+# The live benchmark of the README, in one command from the repo root of a
+# clone (root; it installs the packages and builds build/ first, see
+# bench_build in tests/bench/lib.sh):
 #
 #   tests/bench/live.sh
 #
@@ -90,6 +91,7 @@
 # MT_LIVE_SETUPS (the receivers above, in order; default all: "ref
 # refwrite refsmall mt10 mt1000 tcpdump vxlan"; the paced rows need
 # tcpdump and mt10),
+# MT_BENCH_BUILD (1; 0: skip the package check and the build),
 # MT_BENCH_HOLD_FREED (1; 0: leave this VM's free page reporting as it
 # is, see tests/bench/lib.sh).
 
@@ -115,6 +117,7 @@ RING=${MT_LIVE_RING:-8192}
 PACED_RUNS=${MT_LIVE_PACED_RUNS:-3}
 SMALL_RING=2048
 
+bench_build
 mt_require_root
 mt_require_cmd ip tcpdump capinfos ethtool cc taskset
 for layout in "${LAYOUTS[@]}"; do

@@ -2,8 +2,9 @@
 # SPDX-License-Identifier: GPL-2.0-only
 #
 # Two targets of the performance issue that are about staying power, not
-# peak rate, in one command from the repo root (root, after a build of
-# build/ with tools/mirror-loadgen):
+# peak rate, in one command from the repo root of a clone (root; it
+# installs the packages and builds build/ first, see bench_build in
+# tests/bench/lib.sh):
 #
 #   tests/bench/steady.sh [--rotations N] [--rss-seconds S] [--size B]
 #                         [--ring N] [--split]
@@ -48,7 +49,8 @@
 # generator's spinning core takes no time from the daemon's threads.
 # MT_STEADY_TRACE=FILE appends, every 0.5 s of the rotation phase, the
 # frames received, dropped by the sockets and written, and the writers'
-# queue waits.  MT_BUILD_DIR as for the e2e tests.
+# queue waits.  MT_BUILD_DIR as for the e2e tests; MT_BENCH_BUILD=0 skips
+# the package check and the build.
 
 # shellcheck source-path=SCRIPTDIR source=../e2e/lib.sh
 . "$(dirname "$0")/../e2e/lib.sh"
@@ -81,6 +83,7 @@ done
 
 RESULTS=${MT_STEADY_RESULTS:-$MT_SOURCE_DIR/tests/bench/STEADY_RESULTS.md}
 
+bench_build
 mt_require_root
 mt_require_cmd ip capinfos
 mt_require_python
