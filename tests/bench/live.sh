@@ -22,8 +22,8 @@
 #   refwrite    the reference keeping every frame in the least work that
 #               can (xsk_ref -w): one writev() per batch of up to 1,024
 #               frames straight from the UMEM into a file on tmpfs, one
-#               copy, no record headers -- the limit of any AF_XDP
-#               capture program here, same rings and UMEM;
+#               copy, no record headers -- the least work any AF_XDP
+#               capture program can do here, same rings and UMEM;
 #   refsmall    the reference with a quarter of the rings and UMEM
 #               (2048 / 4096 frames, 16 MiB): how much the UMEM's size
 #               costs by itself.  The kernel copies each frame into the
@@ -341,7 +341,17 @@ stop_receiver() {
 	wait "$RPID" 2>/dev/null || rc=$?
 	[ "$rc" = 0 ] || fail "$setup exited $rc on SIG$sig: $(cat "$WORK/recv.err")"
 	case $setup in
-	ref*) GOT=$(awk '/^received/ { print $2 }' "$WORK/recv.out") ;;
+	ref*)
+		GOT=$(awk '/^received/ { print $2 }' "$WORK/recv.out")
+		if [ "$setup" = refwrite ]; then
+			# What it says it wrote must be in its files.
+			local wrote held
+			wrote=$(sed -n 's/.*, wrote \([0-9]*\) bytes$/\1/p' "$WORK/recv.out")
+			held=$(stat -c %s "$WORK"/out/queue-*.raw | awk '{ n += $1 } END { print n + 0 }')
+			[ "${wrote:-x}" = "$held" ] ||
+				log "  WARNING: xsk_ref says it wrote ${wrote:-?} bytes, its files hold $held"
+		fi
+		;;
 	mt*)
 		mapfile -t segs < <(mt_segments "$WORK/out")
 		GOT=$(pcap_count "${segs[@]}")

@@ -11,7 +11,9 @@
  * queue's thread appends the frames of a batch (up to IOV_MAX) to
  * DIR/queue-N.raw with one writev() straight from the UMEM -- one copy
  * into the page cache, no record headers, no decapsulation -- before it
- * hands them back.  That is the limit of any AF_XDP capture program here.
+ * hands them back: the least work any AF_XDP capture program can do.
+ * (Not a ceiling: it writes in the receiving thread, so frames that come
+ * while a write takes long are dropped, which a write-behind avoids.)
  *
  *   xsk_ref -i IFACE [-q NQUEUES] [-r RING_SIZE] [-m native|generic]
  *           [-w DIR]
@@ -21,7 +23,9 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <linux/bpf.h>
 #include <linux/if_link.h>
 #include <linux/if_xdp.h>
@@ -36,8 +40,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <fcntl.h>
-#include <limits.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
