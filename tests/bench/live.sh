@@ -19,11 +19,11 @@
 #               the most any AF_XDP program can do here with the same
 #               rings and UMEM as mirror-targetd (RING below: UMEM, fill
 #               ring and rx ring of 2 x RING frames of 4 KiB);
-#   refwrite    the reference keeping every frame in the least work that
-#               can (xsk_ref -w): one writev() per batch of up to 1,024
-#               frames straight from the UMEM into a file on tmpfs, one
-#               copy, no record headers -- the least work any AF_XDP
-#               capture program can do here, same rings and UMEM;
+#   refwrite    the reference keeping every frame (xsk_ref -w): one
+#               writev() per batch of up to 1,024 frames straight from
+#               the UMEM into a file on tmpfs, one copy, no record headers
+#               -- the least work any AF_XDP capture program can do here,
+#               same rings and UMEM;
 #   refsmall    the reference with a quarter of the rings and UMEM
 #               (2048 / 4096 frames, 16 MiB): how much the UMEM's size
 #               costs by itself.  The kernel copies each frame into the
@@ -610,8 +610,9 @@ PY
 		"touches. The writing reference is the first with every frame" \
 		"kept: one writev() per batch of up to 1,024 frames straight from" \
 		"the UMEM into a file on tmpfs (one copy, no record headers), the" \
-		"most any capture program can keep here; \"vs writing reference\"" \
-		"is the cost of the daemon's work beyond storing the bytes."
+		"least work any capture program can keep them with here; \"vs" \
+		"writing reference\" is the cost of the daemon's work beyond" \
+		"storing the bytes."
 	echo "CPU µs/pkt = busy time of all CPUs (/proc/stat) minus the" \
 		"generator's utime+stime (/proc/PID/stat), plus the softirq ticks" \
 		"of the generator's CPU (split) or of all CPUs (shared, an upper" \
