@@ -267,8 +267,12 @@ static void *worker_main(void *arg)
 	struct mt_worker *wk = arg;
 	struct mt_xsk *x = wk->xsk;
 	struct pollfd pfd = { .fd = x->fd, .events = POLLIN };
+	char name[16];
 	int err;
 
+	/* For top -H and /proc/PID/task/TID/comm: which queue's worker. */
+	snprintf(name, sizeof(name), "mt-worker-%u", x->queue);
+	pthread_setname_np(pthread_self(), name);
 	/*
 	 * The socket is bound and the segment open: a worker needs no
 	 * capability to parse what anyone on the network sends it.

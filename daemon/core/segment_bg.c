@@ -330,6 +330,7 @@ static void *compressor_main(void *arg)
 	struct bg_item *it;
 	int level, dirfd, err;
 
+	pthread_setname_np(pthread_self(), "mt-gzip");
 	/* Reads and writes segment files: nothing beyond file access. */
 	mt_caps_limit(MT_CAPS_FILES);
 
@@ -551,6 +552,7 @@ static void *hooker_main(void *arg)
 	struct timespec ts;
 	bool late;
 
+	pthread_setname_np(pthread_self(), "mt-hook");
 	/*
 	 * Hooks are the user's commands, not ours: they must not inherit the
 	 * capabilities the daemon runs with.  Capabilities are per thread and

@@ -267,6 +267,15 @@ for task in /proc/"$DPID"/task/*; do
 	NWRITE=$((NWRITE + 1))
 done
 mt_assert_eq "$NWRITE" 2 "write-behind threads (one per worker)"
+# Named, so that top -H and per-thread accounting tell them apart.
+NAMES=()
+for ((q = 0; q < QUEUES; q++)); do
+	NAMES+=("mt-worker-$q")
+done
+for name in "${NAMES[@]}" mt-gzip mt-hook; do
+	grep -qx -- "$name" /proc/"$DPID"/task/*/comm ||
+		fail "no thread named $name: $(cat /proc/"$DPID"/task/*/comm | paste -sd ' ')"
+done
 mt_assert_grep "$MT_TMP/run.err" 'dropped CAP_NET_RAW, CAP_IPC_LOCK; kept CAP_NET_ADMIN, CAP_SYS_ADMIN' "daemon log of the drop"
 mt_assert_eq "$(awk '$1 == "NoNewPrivs:" { print $2 }' "/proc/$DPID/status")" 1 \
 	"no_new_privs of the daemon"
