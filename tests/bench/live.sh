@@ -223,6 +223,15 @@ proc_ticks() {
 		echo 0
 }
 
+# "comm ticks, ..." for each thread of a process: utime + stime since it
+# started (the main thread's include the daemon's start-up).
+thread_ticks() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		printf '%s %s, ' "$(cat "$t/comm")" "$(proc_ticks "$1/task/${t##*/}")"
+	done 2>/dev/null | sed 's/, $//'
+}
+
 vmhwm_kib() {
 	awk '/^VmHWM:/ { print $2 }' "/proc/$1/status" 2>/dev/null || echo 0
 }
@@ -409,6 +418,9 @@ cell() {
 	sleep 0.5
 	hwm=$(vmhwm_kib "$RPID")
 	rx=$(proc_ticks "$RPID")
+	case $setup in
+	mt*) log "  daemon threads (CPU ticks since start): $(thread_ticks "$RPID")" ;;
+	esac
 	stop_receiver "$setup"
 	gen=$(cat "$WORK/lg.ticks")
 	read -r sent secs < <("$MT_PYTHON" -c '
