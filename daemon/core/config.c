@@ -235,12 +235,11 @@ static const struct setting settings[] = {
 	  "by the kernel (at least two writer buffers): under a hypervisor "
 	  "that shadows page tables a buffer's first use is slow otherwise, "
 	  "and a deeper queue then lost more frames than a shallow one. The "
-	  "daemon refuses to "
-	  "start when its queues take more than the memory available (or "
-	  "left under its memory cgroup's limit), and warns above half. 0: "
-	  "the worker writes itself, from its UMEM for packets of 256 bytes "
-	  "and more (one copy fewer, but a blocked write stops the "
-	  "worker)." },
+	  "daemon refuses to start when its queues take more than the "
+	  "memory available (or left under its memory cgroup's limit), and "
+	  "warns above half. 0: the worker writes itself, from its UMEM for "
+	  "packets of 256 bytes and more (one copy fewer, but a blocked "
+	  "write stops the worker)." },
 
 	/* [filter] */
 	{ "filter", "rules", T_STRING, CFG(rules), 0, "", F_RELOAD, 0, 0, NULL,

@@ -112,14 +112,12 @@ MTU=1600
 RESULTS=$MT_SOURCE_DIR/tests/bench/LIVE_RESULTS.md
 PLOT=$MT_SOURCE_DIR/tests/bench/live.png
 SEED=0x6d697272 # bench_core's seed for its rule sets
-read -r -a SETUPS <<<"${MT_LIVE_SETUPS:-ref refwrite refsmall mt10 mt1000 tcpdump vxlan}"
+ALL_SETUPS="ref refwrite refsmall mt10 mt1000 tcpdump vxlan"
+read -r -a SETUPS <<<"${MT_LIVE_SETUPS:-$ALL_SETUPS}"
 RING=${MT_LIVE_RING:-8192}
 PACED_RUNS=${MT_LIVE_PACED_RUNS:-3}
 SMALL_RING=2048
 
-bench_build
-mt_require_root
-mt_require_cmd ip tcpdump capinfos ethtool cc taskset
 for layout in "${LAYOUTS[@]}"; do
 	case $layout in
 	split) [ "$NCPU" -ge 2 ] || fail "the split layout needs 2 CPUs or more" ;;
@@ -128,11 +126,12 @@ for layout in "${LAYOUTS[@]}"; do
 	esac
 done
 for setup in "${SETUPS[@]}"; do
-	case $setup in
-	ref | refwrite | refsmall | mt10 | mt1000 | tcpdump | vxlan) ;;
-	*) fail "MT_LIVE_SETUPS: unknown receiver '$setup' (ref refwrite refsmall mt10 mt1000 tcpdump vxlan)" ;;
-	esac
+	[[ " $ALL_SETUPS " == *" $setup "* ]] ||
+		fail "MT_LIVE_SETUPS: unknown receiver '$setup' ($ALL_SETUPS)"
 done
+mt_require_root
+bench_build
+mt_require_cmd ip tcpdump capinfos ethtool cc taskset
 mt_require_python
 mt_require_netns_vxlan
 DAEMON=$(mt_bin mirror-targetd)

@@ -83,8 +83,8 @@ done
 
 RESULTS=${MT_STEADY_RESULTS:-$MT_SOURCE_DIR/tests/bench/STEADY_RESULTS.md}
 
-bench_build
 mt_require_root
+bench_build
 mt_require_cmd ip capinfos
 mt_require_python
 mt_require_netns_vxlan
